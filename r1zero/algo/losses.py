@@ -110,3 +110,16 @@ def entropy_from_logits(logits: Tensor) -> Tensor:
     """Entropy of the softmax over the last dim: logits [..., V] -> [...]."""
     logp = torch.log_softmax(logits.float(), dim=-1)
     return -(logp.exp() * logp).sum(dim=-1)
+
+
+def micro_batch_weight(agg: str, micro_mask: Tensor, total_tokens: float, total_seqs: int) -> float:
+    """Scale of one micro-batch's loss so that accumulated gradients equal those of the whole batch at once.
+
+    token_mean averages over every valid token of the step, so a micro-batch weighs (its tokens / all tokens);
+    the sequence-normalised modes weigh (its sequences / all sequences).
+    """
+    if agg == "token_mean":
+        return float(micro_mask.sum()) / max(total_tokens, 1.0)
+    if agg in ("seq_mean_token_mean", "seq_sum_norm"):
+        return micro_mask.shape[0] / max(total_seqs, 1)
+    raise ValueError(f"unknown agg {agg!r}; valid: {list(AGG_MODES)}")

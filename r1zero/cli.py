@@ -1,0 +1,72 @@
+"""The `r1zero` command: train / tasks / traces / report / eval. User mistakes print one line and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from r1zero.config import ConfigError, describe, load_config
+
+
+def _train(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config, args.overrides)
+    if args.dry_run:
+        from r1zero.placement import plan
+
+        print("\n".join(describe(cfg)))
+        print("\nplacement (Ray " + ("cluster at $RAY_ADDRESS" if _ray_address() else "local") + "):")
+        for a in plan(cfg):
+            print("  " + json.dumps(a))
+        return 0
+    from r1zero.controller import train
+
+    out = train(cfg, resume=args.resume)
+    run = out["run_dir"]
+    print(f"done. metrics: {run}/metrics.jsonl  traces: {run}/traces/  checkpoints: {run}/checkpoints/  "
+          f"final model: {out['final_model']}")
+    return 0
+
+
+def _ray_address() -> str | None:
+    import os
+
+    return os.environ.get("RAY_ADDRESS")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="r1zero", description="R1-Zero-style pure-RL trainer")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train", help="train with a config (YAML overrides of r1zero/config.py defaults)")
+    t.add_argument("config", nargs="?", default=None, help="YAML file (optional)")
+    t.add_argument("overrides", nargs="*", help="dotted overrides, e.g. algo.clip_high=0.28")
+    t.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in train.output_dir")
+    t.add_argument("--dry-run", action="store_true", help="print the resolved config and the actor placement")
+    t.set_defaults(fn=_train)
+    for name, module in (("tasks", "r1zero.task_cli"), ("traces", "r1zero.trace_cli"), ("report", "r1zero.report"),
+                         ("eval", "r1zero.evaluation")):
+        try:
+            mod = __import__(module, fromlist=["add_parser"])
+        except ImportError:
+            continue  # that subcommand's module is not part of this build
+        mod.add_parser(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    # `r1zero CONFIG.yaml k=v` (no subcommand) means train, like launch.py
+    if argv and argv[0] not in parser._subparsers._group_actions[0].choices and not argv[0].startswith("-"):
+        argv = ["train", *argv]
+    args = parser.parse_args(argv)
+    try:
+        return int(args.fn(args) or 0)
+    except (ConfigError, FileNotFoundError, FileExistsError, KeyError, ValueError) as e:
+        msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+        print(f"r1zero: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

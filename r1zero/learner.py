@@ -1,0 +1,230 @@
+"""Learner: the policy (and a frozen reference when kl_coef > 0), AdamW, and the gradient step.
+
+Algorithm-blind: it receives advantages as numbers in TrainBatches and calls the pure loss functions in r1zero.algo.
+A plain class, wrapped as a Ray actor by r1zero.placement.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from r1zero.algo.losses import aggregate, entropy_from_logits, kl_penalty, micro_batch_weight, policy_loss
+from r1zero.algo.losses import truncated_is_weights
+from r1zero.types import TrainBatch
+
+
+def lr_factor(step: int, warmup: int, total: int, schedule: str, min_ratio: float) -> float:
+    """Multiplier of the peak lr at optimizer step `step` (0-based): linear warmup, then constant or cosine."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    if schedule == "constant":
+        return 1.0
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def token_logprobs(model: torch.nn.Module, batch: TrainBatch, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-position logprob of input_ids[t] given < t, and the entropy there; both [B, T], position 0 is 0.
+
+    Only positions on the loss mask are projected to the vocabulary: the lm_head over a 49k vocabulary dominates
+    memory otherwise.
+    """
+    out = model.get_decoder()(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
+    hidden = out.last_hidden_state[:, :-1]  # [B, T-1, H]: position t predicts token t+1
+    sel = batch.loss_mask[:, 1:].bool()  # [B, T-1]
+    logits = model.get_output_embeddings()(hidden[sel]).float() / temperature  # [N, V]
+    logp_all = torch.log_softmax(logits, dim=-1)
+    targets = batch.input_ids[:, 1:][sel]
+    picked = logp_all.gather(1, targets[:, None])[:, 0]
+    with torch.no_grad():
+        ent = entropy_from_logits(logits)
+    B, T = batch.input_ids.shape
+    lp = torch.zeros(B, T, dtype=torch.float32)
+    en = torch.zeros(B, T, dtype=torch.float32)
+    lp[:, 1:][sel] = picked
+    en[:, 1:][sel] = ent
+    return lp, en
+
+
+class Learner:
+    """Owns the policy and its optimizer. Methods take and return plain data or TrainBatches."""
+
+    def __init__(self, model_path: str, *, hp: dict[str, Any], total_steps: int, seed: int = 0) -> None:
+        """hp: learner + algo settings (lr, betas, weight_decay, warmup_steps, schedule, min_lr_ratio, grad_clip,
+        threads, autocast_bf16, gradient_checkpointing, dtype, clip_low, clip_high, agg, max_tokens, kl_coef,
+        kl_estimator, old_logprobs, tis_cap, epochs, temperature)."""
+        from transformers import AutoModelForCausalLM
+
+        torch.set_num_threads(int(hp.get("threads", 1)))
+        torch.manual_seed(seed)
+        self.hp = dict(hp)
+        self.device = torch.device("cuda" if torch.cuda.is_available() and hp.get("num_gpus", 0) > 0 else "cpu")
+        dtype = getattr(torch, hp.get("dtype", "float32"))
+        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(self.device)
+        if hp.get("gradient_checkpointing"):
+            self.model.gradient_checkpointing_enable()
+        self.model.train()
+        self.ref = None
+        if hp.get("kl_coef", 0.0) > 0:
+            self.ref = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(self.device).eval()
+            self.ref.requires_grad_(False)
+        self.opt = torch.optim.AdamW(
+            self.model.parameters(), lr=hp["lr"], betas=tuple(hp["betas"]), weight_decay=hp["weight_decay"]
+        )
+        self.total_steps = total_steps
+        self.opt_steps = 0
+        self.model_path = model_path
+
+    # -- the update -------------------------------------------------------------------------------------------
+    def _autocast(self):
+        enabled = bool(self.hp.get("autocast_bf16"))
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=enabled)
+
+    def _set_lr(self) -> float:
+        hp = self.hp
+        lr = hp["lr"] * lr_factor(self.opt_steps, hp["warmup_steps"], self.total_steps, hp["schedule"], hp["min_lr_ratio"])
+        for g in self.opt.param_groups:
+            g["lr"] = lr
+        return lr
+
+    def _prepare(self, batches: list[TrainBatch]) -> None:
+        """Fill old (and ref) logprobs that need a separate no-grad pass, before any weight changes."""
+        hp = self.hp
+        need_old = hp["old_logprobs"] == "learner" and hp["epochs"] > 1
+        for b in batches:
+            if need_old or self.ref is not None:
+                with torch.no_grad(), self._autocast():
+                    if need_old:
+                        b.old_logprobs = token_logprobs(self.model, b, hp["temperature"])[0]
+                    if self.ref is not None:
+                        b.ref_logprobs = token_logprobs(self.ref, b, hp["temperature"])[0]
+
+    def _micro_step(self, b: TrainBatch, weight: float, sums: dict[str, float]) -> None:
+        hp = self.hp
+        with self._autocast():
+            lp, ent = token_logprobs(self.model, b, hp["temperature"])
+        mask = b.loss_mask
+        is_w = None
+        if hp["old_logprobs"] == "rollout":
+            old = b.rollout_logprobs
+        else:
+            # One epoch: the learner's current logprobs *are* the old ones (ratio 1); the vLLM/learner mismatch is
+            # corrected by truncated importance sampling (Yao et al. 2025) instead of a second forward pass.
+            old = b.old_logprobs if b.old_logprobs is not None else lp.detach()
+            is_w = truncated_is_weights(lp, b.rollout_logprobs, hp["tis_cap"]) * mask
+        loss, m = policy_loss(lp, old, b.advantages, mask, clip_low=hp["clip_low"], clip_high=hp["clip_high"],
+                              agg=hp["agg"], max_tokens=hp["max_tokens"], is_weights=is_w)
+        kl = torch.zeros(())
+        if self.ref is not None:
+            kl = aggregate(kl_penalty(lp, b.ref_logprobs, hp["kl_estimator"]), mask, hp["agg"], hp["max_tokens"])
+            loss = loss + hp["kl_coef"] * kl
+        (loss * weight).backward()
+        n_tok = float(mask.sum())
+        diff = ((lp.detach() - b.rollout_logprobs).abs() * mask).sum()
+        for k, v in (("loss", loss.item() * weight), ("kl", kl.item() * weight),
+                     ("clip_frac", m["clip_frac"] * n_tok), ("approx_kl", m["approx_kl"] * n_tok),
+                     ("entropy", float((ent * mask).sum())), ("vllm_diff", float(diff)), ("tokens", n_tok)):
+            sums[k] = sums.get(k, 0.0) + v
+
+    def train_step(self, batches: list[TrainBatch]) -> dict[str, float]:
+        """One RL step over all micro-batches (`epochs` optimizer steps); returns metrics."""
+        t0 = time.perf_counter()
+        hp = self.hp
+        batches = [self._to_device(b) for b in batches]
+        self._prepare(batches)
+        total_tokens = sum(float(b.loss_mask.sum()) for b in batches)
+        total_seqs = sum(b.input_ids.shape[0] for b in batches)
+        sums: dict[str, float] = {}
+        grad_norm = 0.0
+        lr = self._set_lr()
+        for _ in range(hp["epochs"]):
+            lr = self._set_lr()
+            self.opt.zero_grad(set_to_none=True)
+            for b in batches:
+                self._micro_step(b, micro_batch_weight(hp["agg"], b.loss_mask, total_tokens, total_seqs), sums)
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), hp["grad_clip"]))
+            self.opt.step()
+            self.opt_steps += 1
+        n = max(sums.get("tokens", 0.0), 1.0)
+        ep = hp["epochs"]
+        return {
+            "loss": sums.get("loss", 0.0) / ep, "kl": sums.get("kl", 0.0) / ep,
+            "clip_frac": sums.get("clip_frac", 0.0) / n, "approx_kl": sums.get("approx_kl", 0.0) / n,
+            "entropy": sums.get("entropy", 0.0) / n, "grad_norm": grad_norm, "lr": lr,
+            "learner_vllm_logprob_diff": sums.get("vllm_diff", 0.0) / n,
+            "train_tokens": total_tokens, "micro_batches": len(batches), "train_seconds": time.perf_counter() - t0,
+        }
+
+    def _to_device(self, b: TrainBatch) -> TrainBatch:
+        if self.device.type == "cpu":
+            return b
+        move = lambda t: None if t is None else t.to(self.device)  # noqa: E731
+        return TrainBatch(*(move(getattr(b, f)) for f in
+                            ("input_ids", "attention_mask", "loss_mask", "advantages", "rollout_logprobs",
+                             "old_logprobs", "ref_logprobs")))
+
+    # -- weights out --------------------------------------------------------------------------------------------
+    def export_weights(self) -> bytes:
+        """All weights as safetensors bytes (the CPU transport to the rollout workers)."""
+        from r1zero.rollout.weight_sync import state_dict_to_bytes
+
+        return state_dict_to_bytes(self.model.state_dict())
+
+    @torch.no_grad()
+    def sequence_logprobs(self, token_ids: list[int]) -> list[float]:
+        """Logprob of each token given the ones before it, [len - 1] (the canary's learner side)."""
+        self.model.eval()
+        ids = torch.tensor([token_ids], device=self.device)
+        logits = self.model(input_ids=ids).logits[0, :-1].float()
+        self.model.train()
+        lp = torch.log_softmax(logits, dim=-1).gather(1, ids[0, 1:, None])[:, 0]
+        return lp.cpu().tolist()
+
+    # -- checkpoints --------------------------------------------------------------------------------------------
+    def save_state(self, folder: str) -> None:
+        """Model (safetensors) + optimizer + counters into `folder` (the controller makes it atomic)."""
+        from safetensors.torch import save_model
+
+        path = Path(folder)
+        path.mkdir(parents=True, exist_ok=True)
+        save_model(self.model, str(path / "model.safetensors"))
+        torch.save({"opt": self.opt.state_dict(), "opt_steps": self.opt_steps,
+                    "torch_rng": torch.get_rng_state()}, path / "learner_state.pt")
+
+    def load_state(self, folder: str) -> None:
+        from safetensors.torch import load_model
+
+        path = Path(folder)
+        load_model(self.model, str(path / "model.safetensors"), device=str(self.device))
+        state = torch.load(path / "learner_state.pt", weights_only=False)
+        self.opt.load_state_dict(state["opt"])
+        self.opt_steps = state["opt_steps"]
+        torch.set_rng_state(state["torch_rng"])
+
+    def save_pretrained(self, folder: str) -> str:
+        """Final HF export (model + tokenizer), loadable by transformers and vLLM."""
+        from transformers import AutoTokenizer
+
+        self.model.save_pretrained(folder, safe_serialization=True)
+        AutoTokenizer.from_pretrained(self.model_path).save_pretrained(folder)
+        return os.path.abspath(folder)
+
+    def weights_digest(self) -> str:
+        """Hash of all parameters, for exact-resume checks."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for name, p in sorted(self.model.state_dict().items()):
+            h.update(name.encode())
+            h.update(p.detach().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """CPU copies of all parameters (tests compare runs within float tolerance)."""
+        return {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}

