@@ -51,7 +51,7 @@ class MetricsLogger:
                                     name=Path(run_dir).name, resume="allow" if resume else None)
 
     def log(self, step: int, metrics: dict[str, float]) -> None:
-        record = {"step": step, **{k: (round(v, 6) if isinstance(v, float) else v) for k, v in metrics.items()}}
+        record = {"step": step, **{k: (float(f"{v:.6g}") if isinstance(v, float) else v) for k, v in metrics.items()}}
         with self.path.open("a") as f:
             f.write(json.dumps(record) + "\n")
         if self.wandb is not None:

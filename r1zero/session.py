@@ -86,9 +86,21 @@ class Session:
                                   runtime_env={"env_vars": worker_env(lr.threads)})(Learner)
         learner = LearnerActor.remote(model_path, hp=learner_hparams(cfg), total_steps=cfg.train.steps * cfg.algo.epochs,
                                       seed=cfg.train.seed)
-        wait_ready([w.info.remote() for w in workers] + [learner.weights_digest.remote()], "starting actors")
+        try:
+            return cls._connect(cfg, run_dir, ckpt, model_path, tokenizer, mixture, RolloutPool(workers), learner, console)
+        except BaseException:
+            for actor in [*workers, learner]:  # a failed start must not leave actors holding the cluster
+                ray.kill(actor)
+            raise
+
+    @classmethod
+    def _connect(cls, cfg, run_dir, ckpt, model_path, tokenizer, mixture, pool, learner, console) -> "Session":
+        """Wait for the actors, restore a checkpoint, check the weights agree, and open scorer and logger."""
+        import ray
+
+        r = cfg.rollout
+        wait_ready([w.info.remote() for w in pool.workers] + [learner.weights_digest.remote()], "starting actors")
         start_step = 0
-        pool = RolloutPool(workers)
         if ckpt is not None:
             state = checkpoint.load_controller_state(ckpt)
             ray.get(learner.load_state.remote(str(ckpt / "learner")))
@@ -128,7 +140,12 @@ class Session:
         return periodic_eval(self, step)
 
     def close(self) -> None:
+        """Stop the display, the scoring processes and the actors (the Ray cluster itself stays up)."""
+        import ray
+
         if self.progress is not None:
             self.progress.stop()
         self.scorer.close()
         self.logger.close()
+        for actor in [*self.rollouts.workers, self.learner]:
+            ray.kill(actor)

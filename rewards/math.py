@@ -76,7 +76,6 @@ def warmup(wait: bool = False) -> None:
 
 # ------------------------------------------------------------------------------------ extraction
 
-_ANSWER_TAG_RE = re.compile(r"<answer>(.*?)</answer>", re.S)
 _PHRASE_RE = re.compile(r"(?i)(?:final answer|the answer is)\s*(?:is\b)?\s*[:：]?\s*")
 _SENTENCE_END_RE = re.compile(r"\.(?=\s|$)|\n")
 
@@ -100,10 +99,24 @@ def _phrase_answer(text: str) -> str | None:
     return answer or None
 
 
+def _answer_tags(text: str) -> list[str]:
+    """Contents of complete <answer>...</answer> blocks, in order (linear scan)."""
+    out, pos = [], 0
+    while True:
+        start = text.find("<answer>", pos)
+        if start == -1:
+            return out
+        end = text.find("</answer>", start + 8)
+        if end == -1:
+            return out
+        out.append(text[start + 8:end])
+        pos = end + 9
+
+
 def _candidates(completion: str) -> tuple[list[str], str]:
     """All final-answer candidates outside <think>, in order, and where they came from."""
     visible = _visible(completion)
-    tags = _ANSWER_TAG_RE.findall(visible)
+    tags = _answer_tags(visible)
     if tags:
         return [t.strip() for t in tags], "answer_tag"
     boxes = find_boxed(visible)
@@ -453,6 +466,8 @@ def is_equivalent(gold: str, pred: str, timeout_s: float = 2.0) -> bool:
 def _hedged(cands: list[str]) -> bool:
     """Several final answers that are not (cheaply provably) the same one."""
     final = cands[-1]
+    if len({compact(c) for c in cands}) > 8:
+        return True
     for other in cands[:-1]:
         if compact(other) != compact(final) and verdict(final, other, 0.5, use_sympy=False) is not Verdict.EQUAL:
             return True

@@ -88,24 +88,38 @@ def match_brace(s: str, open_pos: int) -> int:
     return -1
 
 
+def _brace_pairs(s: str) -> dict[int, int]:
+    """Position of every `{` -> its matching `}` in one linear pass (escaped braces skipped)."""
+    pairs, stack, i, n = {}, [], 0, len(s)
+    while i < n:
+        c = s[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "{":
+            stack.append(i)
+        elif c == "}" and stack:
+            pairs[stack.pop()] = i
+        i += 1
+    return pairs
+
+
 def find_boxed(text: str) -> list[tuple[int, int, str]]:
-    """All `\\boxed{...}` / `\\fbox{...}` groups (nested braces handled): (start, end, content)."""
-    out = []
-    for m in re.finditer(r"\\(?:boxed|fbox)\s*(\{)?", text):
-        if m.group(1) is None:  # `\boxed 5`: one token
-            tok = re.match(r"\s*([^\s$]+)", text[m.end():])
-            if tok:
-                out.append((m.start(), m.end() + tok.end(), tok.group(1)))
-            continue
-        close = match_brace(text, m.end() - 1)
-        if close != -1:
-            out.append((m.start(), close + 1, text[m.end():close]))
-    # drop groups nested inside an earlier group (\boxed{\boxed{1}})
+    """All `\\boxed{...}` / `\\fbox{...}` groups (nested braces handled): (start, end, content).
+    Linear in len(text), also for adversarial input (thousands of unclosed groups)."""
+    pairs = _brace_pairs(text)
     res: list[tuple[int, int, str]] = []
-    for start, end, content in out:
-        if res and start < res[-1][1]:
+    for m in re.finditer(r"\\(?:boxed|fbox)\s*(\{)?", text):
+        if res and m.start() < res[-1][1]:
+            continue  # nested inside the previous group (\boxed{\boxed{1}})
+        if m.group(1) is None:  # `\boxed 5`: one token
+            tok = re.match(r"\s*([^\s$]+)", text[m.end():m.end() + 200])
+            if tok:
+                res.append((m.start(), m.end() + tok.end(), tok.group(1)))
             continue
-        res.append((start, end, content))
+        close = pairs.get(m.end() - 1, -1)
+        if close != -1:
+            res.append((m.start(), close + 1, text[m.end():close]))
     return res
 
 

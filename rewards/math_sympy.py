@@ -208,10 +208,10 @@ def _parse(s: str):
 
 def _value(expr, point):
     """40-digit numeric value at `point`, or None if undefined/infinite/not a number."""
+    import sympy
+
     v = expr.evalf(40, subs=point) if point else expr.evalf(40)
-    if not v.is_number or v.has(__import__("sympy").zoo, __import__("sympy").nan):
-        return None
-    if v.is_infinite or v.has(__import__("sympy").oo):
+    if not v.is_number or v.is_infinite or v.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
         return None
     return v
 
@@ -243,6 +243,10 @@ def equal_exprs(a, b) -> bool:
         return True
     if a.is_Rational and b.is_Rational:
         return False
+    for x, y in ((a, b), (b, a)):
+        if x.is_Rational and x.q > 10**12 and not y.is_Rational:
+            # a long decimal vs an irrational-looking value: only an exact proof counts
+            return sympy.simplify(y) == x
     symbols = sorted(a.free_symbols | b.free_symbols, key=str)
     checked = 0
     for pt in (_points(symbols) if symbols else [{}]):

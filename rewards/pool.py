@@ -22,6 +22,7 @@ from __future__ import annotations
 import collections
 import multiprocessing as mp
 import os
+import pickle
 import sys
 import time
 import traceback
@@ -130,6 +131,7 @@ class ScoringPool:
         item, never hangs."""
         if not self._finalizer.alive:
             raise RuntimeError("ScoringPool is closed")
+        pickle.dumps(fn)  # an unpicklable fn (lambda, closure) is the caller's bug: raise here
         items = list(enumerate(tuple(a) for a in arg_tuples))
         results: list[RewardResult | None] = [None] * len(items)
         pending = collections.deque(items)
@@ -170,7 +172,7 @@ class ScoringPool:
             chunk = [pending.popleft() for _ in range(min(size, len(pending)))]
             try:
                 w.conn.send((fn, chunk))
-            except (OSError, ValueError, TypeError, AttributeError) as exc:  # unpicklable / dead
+            except (OSError, ValueError, TypeError, AttributeError, pickle.PicklingError) as exc:
                 print(f"ScoringPool: cannot send items: {exc!r}", file=sys.stderr)
                 for idx, _ in chunk:
                     results[idx] = RewardResult(0.0, "error", {})

@@ -1,0 +1,235 @@
+"""Benchmark the r1zero math verifier against math-verify on the labelled corpus.
+
+    OMP_WAIT_POLICY=PASSIVE .venv/bin/python bench/verifier.py [--repeats 5]
+
+Prints a markdown table:
+  * accuracy on the 106 labelled pairs (../shared/data/math_equivalence_cases.jsonl), counted
+    against the raw labels and against the non-dubious rows only;
+  * cold-process throughput: 106 / wall time of a fresh `python bench/verifier.py --worker X`
+    (interpreter start + imports + scoring), median of --repeats runs;
+  * warm in-process throughput on the corpus repeated 20x;
+  * r1zero through rewards.pool.ScoringPool with 2 workers (cold: pool start included; warm);
+  * worst-case latency on the hang inputs (each in a fresh process; math-verify capped at 30 s).
+
+Harness per row: answer-only rows compare gold and pred directly (r1zero: is_equivalent;
+math-verify: verify(parse(gold), parse(pred))). Completion rows (trl/open-r1 harnesses) go through
+r1zero's score(); for math-verify the TRL harness is emulated (text before the reasoning delimiter
+dropped, no delimiter -> 0, unparseable gold -> 0), which is generous to math-verify.
+math-verify is a dev-only dependency, imported only here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "data" / "math_equivalence_cases.jsonl"
+COMPLETION_HARNESSES = ("trl_accuracy_reward", "trl_reasoning_accuracy_reward", "openr1_accuracy_reward")
+HANG_INPUTS = {
+    "9^{9^{9^9}}": "9^{9^{9^9}}",
+    "\\sum_{k=1}^{10^7} k": "\\sum_{k=1}^{10^7} k",
+    "\\prod_{k=1}^{10^7}(1+1/k^2)": "\\prod_{k=1}^{10^7} (1+\\frac{1}{k^2})",
+    "100000!": "100000!",
+    "3000 nested ()": "(" * 3000 + "1" + ")" * 3000,
+    "10,000 chars": "x" * 10_000,
+}
+
+
+def load_rows() -> list[dict]:
+    return [json.loads(line) for line in CORPUS.read_text().splitlines() if line.strip()]
+
+
+# ------------------------------------------------------------------------- per-verifier scoring
+
+def r1zero_pair(row: dict) -> bool:
+    from rewards.math import is_equivalent, score
+
+    if row["config"]["harness"] in COMPLETION_HARNESSES:
+        return score(row["pred"], row["gold"]).value == 1.0
+    return is_equivalent(row["gold"], row["pred"])
+
+
+def r1zero_pool_item(row_json: str):
+    """Top-level (picklable) function for the pool: returns a RewardResult."""
+    from rewards.base import RewardResult
+
+    ok = r1zero_pair(json.loads(row_json))
+    return RewardResult(1.0 if ok else 0.0, "correct" if ok else "wrong", {})
+
+
+def mathverify_pair(row: dict) -> bool:
+    from math_verify import parse, verify
+
+    gold, pred, cfg = row["gold"], row["pred"], row["config"]
+    if gold is None or pred is None:
+        return False
+    if cfg["harness"] == "trl_reasoning_accuracy_reward":
+        delims = [d for d in cfg["reasoning_delimiters"] if d in pred]
+        if not delims:
+            return False
+        pred = pred.split(delims[0])[-1]
+    gold_parsed = parse(_dollars(gold))
+    if not gold_parsed:
+        return False
+    answer_only = cfg["harness"] not in COMPLETION_HARNESSES
+    return bool(verify(gold_parsed, parse(_dollars(pred) if answer_only else pred)))
+
+
+def _dollars(s: str) -> str:
+    """math-verify only extracts LaTeX inside $...$ or \\boxed{}: wrap bare answers (as lighteval does)."""
+    return s if "$" in s or "\\boxed" in s else f"${s}$"
+
+
+PAIR_FNS = {"r1zero": r1zero_pair, "mathverify": mathverify_pair}
+
+
+def accuracy(rows: list[dict], got: list[bool]) -> dict:
+    clean = [(r, g) for r, g in zip(rows, got) if "label_dubious" not in r]
+    return {
+        "correct": sum(g == r["expected"] for r, g in zip(rows, got)),
+        "total": len(rows),
+        "clean_correct": sum(g == r["expected"] for r, g in clean),
+        "clean_total": len(clean),
+        "wrong_ids": [r["id"] for r, g in zip(rows, got) if g != r["expected"]],
+    }
+
+
+# ------------------------------------------------------------------------------- worker modes
+
+def worker(name: str) -> dict:
+    t0 = time.perf_counter()
+    if name == "r1zero":
+        import rewards.math  # noqa: F401
+    else:
+        import math_verify  # noqa: F401
+    t1 = time.perf_counter()
+    rows = load_rows()
+    got = [PAIR_FNS[name](r) for r in rows]
+    t2 = time.perf_counter()
+    return {"import_s": t1 - t0, "score_s": t2 - t1, **accuracy(rows, got)}
+
+
+def warm_worker(name: str) -> dict:
+    rows = load_rows()
+    for r in rows:
+        PAIR_FNS[name](r)
+    reps = 20
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        for r in rows:
+            PAIR_FNS[name](r)
+    return {"warm_pairs_per_s": reps * len(rows) / (time.perf_counter() - t0)}
+
+
+def pool_worker() -> dict:
+    t0 = time.perf_counter()
+    from rewards.pool import ScoringPool
+
+    rows = load_rows()
+    items = [(json.dumps(r),) for r in rows]
+    with ScoringPool(num_workers=2, timeout_s=10.0) as pool:
+        res = pool.map(r1zero_pool_item, items)
+        t1 = time.perf_counter()
+        big = items * 20
+        pool.map(r1zero_pool_item, big)
+        t2 = time.perf_counter()
+    got = [r.value == 1.0 for r in res]
+    return {"cold_s": t1 - t0, "warm_pairs_per_s": len(big) / (t2 - t1), **accuracy(rows, got)}
+
+
+def hang_worker(name: str, key: str) -> dict:
+    pred = HANG_INPUTS[key]
+    if name == "r1zero":
+        from rewards.math import score, warmup
+
+        warmup(wait=True)
+        t0 = time.perf_counter()
+        res = score(f"\\boxed{{{pred}}}", "5", timeout_s=2.0)
+        return {"s": time.perf_counter() - t0, "result": f"{res.value:g} ({res.reason})"}
+    from math_verify import parse, verify
+
+    gold = parse("$5$")
+    t0 = time.perf_counter()
+    ok = verify(gold, parse(f"\\boxed{{{pred}}}"))
+    return {"s": time.perf_counter() - t0, "result": f"{float(ok):g}"}
+
+
+# -------------------------------------------------------------------------------- orchestration
+
+def run_fresh(args: list[str], timeout: float = 300.0) -> tuple[dict | None, float]:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), *args], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{args} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1]), wall
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--worker", choices=["r1zero", "mathverify", "pool"])
+    ap.add_argument("--warm", choices=["r1zero", "mathverify"])
+    ap.add_argument("--hang", nargs=2, metavar=("VERIFIER", "INPUT"))
+    ap.add_argument("--repeats", type=int, default=5)
+    a = ap.parse_args()
+    if a.worker:
+        print(json.dumps(pool_worker() if a.worker == "pool" else worker(a.worker)))
+        return
+    if a.warm:
+        print(json.dumps(warm_worker(a.warm)))
+        return
+    if a.hang:
+        print(json.dumps(hang_worker(*a.hang)))
+        return
+    report(a.repeats)
+
+
+def report(repeats: int) -> None:
+    n = len(load_rows())
+    stats = {}
+    for name in ("r1zero", "mathverify", "pool"):
+        runs = [run_fresh(["--worker", name]) for _ in range(repeats)]
+        walls = [w for _, w in runs]
+        stats[name] = {**runs[0][0], "wall_s": statistics.median(walls)}
+        if name != "pool":
+            stats[name].update(run_fresh(["--warm", name])[0])
+    r, m, p = stats["r1zero"], stats["mathverify"], stats["pool"]
+    print(f"# Math verifier benchmark ({n} labelled pairs, median of {repeats} fresh processes)\n")
+    print("| verifier | accuracy (all labels) | accuracy (non-dubious) | cold wall s | cold pairs/s | import s | warm pairs/s |")
+    print("|---|---|---|---|---|---|---|")
+    for label, s in (("r1zero", r), ("math-verify 0.9", m)):
+        print(f"| {label} | {s['correct']}/{s['total']} | {s['clean_correct']}/{s['clean_total']} | {s['wall_s']:.3f} | "
+              f"{n / s['wall_s']:.0f} | {s['import_s']:.3f} | {s['warm_pairs_per_s']:.0f} |")
+    print(f"| r1zero via ScoringPool(2) | {p['correct']}/{p['total']} | {p['clean_correct']}/{p['clean_total']} | "
+          f"{p['wall_s']:.3f} | {n / p['wall_s']:.0f} | - | {p['warm_pairs_per_s']:.0f} |")
+    print(f"\nCold throughput ratio r1zero / math-verify: {m['wall_s'] / r['wall_s']:.1f}x; "
+          f"warm in-process ratio: {r['warm_pairs_per_s'] / m['warm_pairs_per_s']:.1f}x")
+    print(f"Rows r1zero disagrees with the label on: {', '.join(r['wrong_ids']) or 'none'} (all label_dubious: policy)")
+    print(f"Rows math-verify disagrees with the label on: {', '.join(m['wrong_ids']) or 'none'}")
+    print("\n## Hang inputs: latency of one score against gold `5` (r1zero timeout_s=2.0, warm sympy child)\n")
+    print("| input | r1zero s | r1zero result | math-verify s | math-verify result |")
+    print("|---|---|---|---|---|")
+    worst = 0.0
+    for key in HANG_INPUTS:
+        rz, _ = run_fresh(["--hang", "r1zero", key])
+        mv, wall = run_fresh(["--hang", "mathverify", key], timeout=30.0)
+        worst = max(worst, rz["s"])
+        mv_s = f"{mv['s']:.2f}" if mv else f">{wall:.0f} (killed)"
+        print(f"| `{key}` | {rz['s']:.3f} | {rz['result']} | {mv_s} | {mv['result'] if mv else 'hang'} |")
+    print(f"\nWorst-case r1zero latency on hang inputs: {worst:.3f} s (timeout 2.0 s)")
+
+
+if __name__ == "__main__":
+    main()
