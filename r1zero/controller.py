@@ -64,7 +64,7 @@ def train(cfg: Config, *, resume: bool = False, console: Any = None) -> dict[str
                 learner_metrics = ray.get(s.learner.train_step.remote(batches))
             # 6. sync: new weights into every vLLM engine in place, then the canary compares logprobs
             with t("sync"):
-                sync_seconds = s.rollouts.load_weights(s.learner.export_weights.remote(), version=step + 1)
+                sync_seconds = s.rollouts.sync(s.learner, version=step + 1)
                 canary = s.rollouts.canary(s.learner, s.canary_ids, r.canary_tolerance)
             # 7. log: traces of every rollout, one metrics line
             with t("log"):

@@ -176,6 +176,24 @@ class Learner:
 
         return state_dict_to_bytes(self.model.state_dict())
 
+    def init_broadcast_group(self, host: str, port: int, world_size: int, backend: str) -> list:
+        """Open the weight-broadcast group as rank 0; returns the (name, dtype, shape) specs workers receive."""
+        from r1zero.rollout.weight_sync import BroadcastGroup, weight_specs
+
+        self._bcast = BroadcastGroup(host, port, 0, world_size, backend, self.device)
+        return weight_specs(self.model.state_dict())
+
+    @torch.no_grad()
+    def broadcast_weights(self) -> float:
+        """Send every weight over the broadcast group (workers call receive_broadcast at the same time)."""
+        from r1zero.rollout.weight_sync import weight_specs
+
+        t0 = time.perf_counter()
+        state = self.model.state_dict()
+        for name, _, _ in weight_specs(state):
+            self._bcast.send(state[name])
+        return time.perf_counter() - t0
+
     @torch.no_grad()
     def sequence_logprobs(self, token_ids: list[int]) -> list[float]:
         """Logprob of each token given the ones before it, [len - 1] (the canary's learner side)."""

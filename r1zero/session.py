@@ -105,7 +105,13 @@ class Session:
             state = checkpoint.load_controller_state(ckpt)
             ray.get(learner.load_state.remote(str(ckpt / "learner")))
             start_step = int(state["step"])
-            pool.load_weights(learner.export_weights.remote(), version=start_step)
+        transport = r.weight_transport
+        if transport == "auto":
+            transport = "broadcast" if r.gpus_per_worker > 0 else "bytes"
+        if transport == "broadcast":
+            pool.connect_broadcast(learner, backend="nccl" if r.gpus_per_worker > 0 else "gloo")
+        if ckpt is not None:
+            pool.sync(learner, version=start_step)
         canary_ids = tokenizer(r.canary_text).input_ids
         pool.canary(learner, canary_ids, r.canary_tolerance)  # the initial load must agree too
         scorer = RewardScorer({n: s.args for n, s in cfg.data.tasks.items()}, cfg.data.seed, cfg.reward.num_workers,

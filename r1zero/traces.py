@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -63,14 +63,101 @@ def write_step(run_dir: str | Path, step: int, scored: Sequence[ScoredRollout], 
     return final
 
 
-def read_traces(run_dir: str | Path, steps: tuple[int, int] | None = None):
-    """All trace rows (optionally steps lo..hi inclusive) as a pandas DataFrame."""
+def require_run_dir(run_dir: str | Path) -> Path:
+    """The run directory as a Path; a user-facing one-line error if it is missing or not a directory."""
+    p = Path(run_dir)
+    if not p.exists():
+        raise FileNotFoundError(f"no such run directory: {p}")
+    if not p.is_dir():
+        raise ValueError(f"not a run directory (a file): {p}")
+    return p
+
+
+def step_files(run_dir: str | Path, steps: tuple[int, int] | None = None) -> dict[int, Path]:
+    """step -> finished step file, in step order. Temp files ('.step_*.tmp', mid-write) never match the glob."""
+    out: dict[int, Path] = {}
+    for f in traces_dir(run_dir).glob("step_*.parquet"):
+        try:
+            step = int(f.stem.split("_")[1])
+        except (IndexError, ValueError):
+            continue  # a stray file a person dropped there, not one of ours
+        if steps is None or steps[0] <= step <= steps[1]:
+            out[step] = f
+    return dict(sorted(out.items()))
+
+
+def trace_steps(run_dir: str | Path) -> list[int]:
+    """Steps that have a finished trace file (a run in progress gains more over time)."""
+    return list(step_files(run_dir))
+
+
+def _read_file(path: Path, columns: Sequence[str] | None = None):
+    """One step file as a DataFrame, or None if it vanished between listing and reading (a resumed run replaces
+    step files by rename; a reader racing it must not crash)."""
+    try:
+        return pq.read_table(path, columns=list(columns) if columns else None).to_pandas()
+    except FileNotFoundError:
+        return None
+    except pa.ArrowInvalid as e:  # ArrowInvalid is a ValueError: the CLI turns it into one line, exit 2
+        raise ValueError(f"unreadable trace file {path}: {str(e).splitlines()[0]}") from None
+
+
+def empty_traces(columns: Sequence[str] | None = None):
+    """A zero-row DataFrame with the store's column dtypes (so filters and arithmetic on it still work)."""
+    df = SCHEMA.empty_table().to_pandas()
+    return df[list(columns)] if columns else df
+
+
+def read_traces(run_dir: str | Path, steps: tuple[int, int] | None = None, *, columns: Sequence[str] | None = None):
+    """All trace rows (optionally steps lo..hi inclusive) as a pandas DataFrame.
+
+    Safe while the run goes on: it reads the step files that were finished when it listed them; a step file
+    that appears mid-read is simply left for the next call.
+    """
     import pandas as pd
 
-    files = sorted(traces_dir(run_dir).glob("step_*.parquet"))
-    if steps is not None:
-        lo, hi = steps
-        files = [f for f in files if lo <= int(f.stem.split("_")[1]) <= hi]
-    if not files:
-        return pd.DataFrame(columns=SCHEMA.names)
-    return pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
+    frames = [df for f in step_files(run_dir, steps).values() if (df := _read_file(f, columns)) is not None]
+    frames = [df for df in frames if len(df)]
+    if not frames:
+        return empty_traces(columns)
+    return pd.concat(frames, ignore_index=True)
+
+
+class TraceTail:
+    """Incremental reader for a live run: `poll()` returns only rows of step files that are new or replaced
+    since the last poll (a resume rewrites steps after its checkpoint), so a watcher does not re-read the run."""
+
+    def __init__(self, run_dir: str | Path, columns: Sequence[str] | None = None) -> None:
+        self.run_dir = Path(run_dir)
+        self.columns = columns
+        self._seen: dict[int, tuple[int, int]] = {}  # step -> (mtime_ns, size) of the file last read
+
+    def poll(self):
+        import pandas as pd
+
+        frames = []
+        for step, f in step_files(self.run_dir).items():
+            try:
+                st = f.stat()
+            except FileNotFoundError:
+                continue
+            key = (st.st_mtime_ns, st.st_size)
+            if self._seen.get(step) == key:
+                continue
+            df = _read_file(f, self.columns)
+            if df is not None:
+                self._seen[step] = key
+                frames.append(df)
+        return pd.concat(frames, ignore_index=True) if frames else empty_traces(self.columns)
+
+
+def parse_parts(parts: Iterable[str]) -> list[dict[str, float]]:
+    """The `parts` column (JSON objects of reward components) as dicts; a malformed cell reads as {}."""
+    out = []
+    for cell in parts:
+        try:
+            v = json.loads(cell) if cell else {}
+        except (TypeError, json.JSONDecodeError):
+            v = {}
+        out.append(v if isinstance(v, dict) else {})
+    return out

@@ -8,8 +8,9 @@ import sympy):
  1. size guards: a predicted answer over 1,000 characters or nested over 40 brackets deep is not
     examined (verdict `timeout`); a gold like that is a data error (`unparseable_gold`).
  2. string normalisation (rewards.math_normalize.normalize), the documented policy:
-    - delimiters `$..$`, `$$..$$`, `\\(..\\)`, `\\[..\\]` and one enclosing `\\boxed{}`/`\\fbox{}`
-      are removed; several *different* `\\boxed{}` in one answer -> hedged (gold: data error);
+    - delimiters `$..$`, `$$..$$`, `\\(..\\)`, `\\[..\\]` are removed; one `\\boxed{}`/`\\fbox{}`
+      with nothing or prose / `x =` around it is replaced by its content (with math around it,
+      `\\boxed{6}^2`, by a plain group); several *different* boxes -> hedged (gold: data error);
     - `\\left`, `\\right`, `\\!`, `\\,`, `\\;`, `\\quad`, `\\displaystyle`, sizing commands removed;
       `\\dfrac`/`\\tfrac` -> `\\frac`, `\\frac34` -> `\\frac{3}{4}`, `\\sqrt3` -> `\\sqrt{3}`,
       a doubled backslash before a known command (`\\\\frac`, JSON double-escaping) -> single;
@@ -29,8 +30,9 @@ import sympy):
     with commas are ordered tuples / intervals whose brackets must match exactly; `\\cup` joins
     intervals (compared as an unordered union, not merged); `x > 2`, `1 \\le x < 3`, `x \\in (1,2]`
     become intervals; `\\pm` expands to two list items; `\\begin{pmatrix}` etc. are matrices (shape
-    and cells); `y = expr` with a single-symbol left side equals `expr`; two general equations
-    are equal when lhs - rhs agree up to a non-zero constant factor.
+    and cells); `y = expr` whose left side names the answer (`x`, `a_1`, `f(x)`, `f^{-1}(x)`)
+    equals `expr`; `x = 1` vs `y = 1` differ; other equations are equal when lhs - rhs agree up
+    to a non-zero rational factor (`x+y=1` == `2x+2y=2`); `3 = 2` never equals 2.
     A predicted list with more items than the gold (e.g. "1 or 2", `\\pm 2`, `1, 2` for gold 1)
     is `hedged`; text answers (a word of 3+ letters, yes/no, a multi-word `\\text{}`) compare
     case-insensitively as text.
@@ -39,7 +41,17 @@ import sympy):
     numbers, radicals, i, pi, e, polynomials and rational functions, factorials, binomials) decides
     exactly: 1/2^99 != 1/2^98, pi != 3.141593; else sympy in a killable child process
     (rewards.math_sympy: latex2sympy2_extended, 40-digit evaluation, random-point identity test).
+    No tolerance anywhere except sympy's numeric checks (40 digits, 1e-25 relative), and a long
+    decimal (denominator > 10^12) never equals an irrational there without an exact proof.
+    Anti-hacking: when the gold is a number literal (integer, decimal, fraction, mixed number,
+    a*10^k, 10^k), the prediction must be a number literal too: restating the computation ("123*456",
+    "2^{10}", "\\sqrt{25}", "5!") for gold 56088 / 1024 / 5 / 120 is `wrong`.
  Gold that is prose or does not parse -> `unparseable_gold`, never reward 1.
+
+Extraction (`score`): text inside <think>...</think> is ignored (an unclosed <think> hides the
+rest); then the last complete <answer>...</answer>, else the last \\boxed{}, else the text after
+the last "The answer is" / "Final answer:". Several different <answer> blocks or boxes (not
+provably equal) -> `hedged`. `require_format=True` needs </think> followed by an <answer> block.
 """
 
 from __future__ import annotations
@@ -148,6 +160,14 @@ def _is_symbol(s: str) -> bool:
     return bool(_SYMBOL_RE.fullmatch(s.strip())) and s.strip() not in ("\\pi", "\\infty")
 
 
+_NAMED_LHS_RE = re.compile(r"[a-zA-Z](?:\^\{?-1\}?)?\s*\(\s*[a-zA-Z]\s*\)")
+
+
+def _is_named(s: str) -> bool:
+    """Left side that names the answer: `x`, `a_1`, `\\theta`, `f(x)`, `f^{-1}(x)`."""
+    return _is_symbol(s) or bool(_NAMED_LHS_RE.fullmatch(s.strip()))
+
+
 def _seq(kind: str, items: list, opening: str = "", closing: str = "") -> tuple:
     return ("seq", kind, opening, closing, tuple(items))
 
@@ -162,7 +182,7 @@ def structure(s: str, depth: int = 0) -> tuple:
     if m or (re.fullmatch(r"[A-Za-z]{3,}", s) and s.lower() not in mx.KNOWN_FUNCTIONS) \
             or s.lower() in _TEXT_WORDS:
         return ("text", " ".join((m.group(1) if m else s).lower().split()))
-    if re.fullmatch(r"[A-Za-z]+(?: [A-Za-z]+){1,7}", s):
+    if re.fullmatch(r"[A-Za-z]+(?: [A-Za-z]+){1,7}", s) and re.search(r"[A-Za-z]{3}", s):
         return ("words", " ".join(s.lower().split()))  # prose: a text answer only for a pred
     m = _MATRIX_RE.fullmatch(s)
     if m:
@@ -304,6 +324,18 @@ def _combine(verdicts) -> Verdict:
     return Verdict.TIMEOUT if Verdict.TIMEOUT in seen else Verdict.EQUAL
 
 
+_NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
+_LITERAL_RE = re.compile(
+    rf"\(?(?:{_NUM}|[-+]?\\frac\{{{_NUM}\}}\{{{_NUM}\}}|{_NUM}/(?:{_NUM}|\({_NUM}\))"
+    rf"|[-+]?\(?\d+\+\\frac\{{\d+\}}\{{\d+\}}\)?|(?:{_NUM}\*)?10\^(?:\{{[-+]?\d+\}}|[-+]?\d+))\)?"
+)
+
+
+def _is_literal(s: str) -> bool:
+    """A number written out: integer, decimal, fraction, mixed number, scientific notation."""
+    return bool(_LITERAL_RE.fullmatch(compact(s)))
+
+
 def _cmp_scalar(g: str, p: str, ctx: _Ctx) -> Verdict:
     gv = _exact(g)
     if isinstance(gv, (mx.Garbage, mx.TooExpensive)):
@@ -313,6 +345,8 @@ def _cmp_scalar(g: str, p: str, ctx: _Ctx) -> Verdict:
     pv = _exact(p)
     if isinstance(pv, mx.TooExpensive):
         return Verdict.TIMEOUT
+    if _is_literal(g) and not _is_literal(p):
+        return Verdict.DIFFERENT  # gold is a number: "123*456" or "2^{10}" is not an answer
     if isinstance(pv, mx.Garbage):
         return Verdict.DIFFERENT
     if not isinstance(gv, Exception) and not isinstance(pv, Exception):
@@ -333,7 +367,8 @@ def _ask_sympy(op: str, args: list[str], ctx: _Ctx) -> Verdict:
 
 
 def _cmp_equations(g: tuple, p: tuple, ctx: _Ctx) -> Verdict:
-    if _is_symbol(g[1]) and _is_symbol(p[1]) and compact(g[1]) == compact(p[1]):
+    both_symbols = _is_symbol(g[1]) and _is_symbol(p[1])
+    if _is_named(g[1]) and _is_named(p[1]) and (not both_symbols or compact(g[1]) == compact(p[1])):
         return _cmp_scalar(g[2], p[2], ctx)
     vals = [_exact(x) for x in (g[1], g[2], p[1], p[2])]
     if any(isinstance(v, (mx.Garbage, mx.TooExpensive)) for v in vals[:2]):
@@ -405,9 +440,9 @@ def _cmp(g: tuple, p: tuple, ctx: _Ctx) -> Verdict:  # noqa: C901 - a flat dispa
     if gk == pk == "eq":
         return _cmp_equations(g, p, ctx)
     if gk == "eq" and pk == "scalar":
-        return _cmp_scalar(g[2], p[1], ctx) if _is_symbol(g[1]) else Verdict.DIFFERENT
+        return _cmp_scalar(g[2], p[1], ctx) if _is_named(g[1]) else Verdict.DIFFERENT
     if gk == "scalar" and pk == "eq":
-        return _cmp_scalar(g[1], p[2], ctx) if _is_symbol(p[1]) else Verdict.DIFFERENT
+        return _cmp_scalar(g[1], p[2], ctx) if _is_named(p[1]) else Verdict.DIFFERENT
     if gk == pk == "scalar":
         return _cmp_scalar(g[1], p[1], ctx)
     return Verdict.DIFFERENT

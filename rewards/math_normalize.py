@@ -163,7 +163,13 @@ def _strip_delimiters(s: str) -> str:
                 raise AmbiguousAnswer(t)
             boxes = boxes[-1:]
         if len(boxes) == 1:
-            t = boxes[0][2]
+            start, end, content = boxes[0]
+            before, after = t[:start].rstrip(), t[end:].lstrip()
+            if (not before or before[-1] in "=:$" or before[-1].isalpha()) and \
+                    (not after or after[0] in ".,;:$" or after[0].isalpha()):
+                t = content  # prose or "x =" around the box
+            else:
+                t = before + "{" + content + "}" + after  # math around it: \boxed{6}^2 is 36
         if t.strip() == s.strip():
             return t.strip()
         s = t

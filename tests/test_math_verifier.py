@@ -106,7 +106,8 @@ def test_corpus_needs_no_sympy():
     ("\\{1, 2, 3\\}", "\\{3, 1, 2\\}"), ("1, 2, 3", "3, 2, 1"), ("(1, 2)", "\\left( 1, 2 \\right)"),
     ("\\begin{pmatrix} 1 & 0 \\\\ 0 & 1 \\end{pmatrix}", "\\begin{bmatrix}1&0\\\\0&1\\end{bmatrix}"),
     ("10", "10 \\text{ cm}^2"), ("64", "64 square feet"), ("\\text{Monday}", "monday"), ("(C)", "C"),
-    ("\\pm 3", "3, -3"), ("1 \\pm \\sqrt{2}", "1-\\sqrt{2}, 1+\\sqrt{2}"),
+    ("\\pm 3", "3, -3"), ("1 \\pm \\sqrt{2}", "1-\\sqrt{2}, 1+\\sqrt{2}"), ("5", "x = \\boxed{5}"),
+    ("f^{-1}(x) = \\frac{x-1}{2}", "\\frac{x-1}{2}"), ("y = 2x + 3", "f(x) = 2x + 3"), ("1000000", "10^6"),
 ])
 def test_equivalent_pairs(gold, pred):
     assert is_equivalent(gold, pred) is True
@@ -119,13 +120,14 @@ def test_equivalent_pairs(gold, pred):
     ("\\sqrt{2}", "2^{1/3}"), ("x^2+2x+1", "y^2+2y+1"), ("x+y=1", "x-y=1"), ("25\\%", "0.25"),
     ("\\begin{pmatrix} 1 & 2 \\end{pmatrix}", "\\begin{pmatrix} 2 & 1 \\end{pmatrix}"), ("odd", "even"),
     ("E", "e"), ("3", "__import__('os').system('echo hacked')"), ("7", "7 = 8"), ("10", "10 \\text{ then 12}"),
+    ("6", "\\boxed{6}^{2}"), ("x = 1", "y = 1"), ("k = 5", "x = 5"), ("y = x + 1", "x = y + 1"),
 ])
 def test_not_equivalent_pairs(gold, pred):
     assert is_equivalent(gold, pred) is False
 
 
 def test_symbolic_paths_use_sympy(warm_child):
-    assert is_equivalent("\\frac{1}{2}", "\\sin(\\pi/6)") is True
+    assert is_equivalent("\\frac{\\sqrt{3}}{2}", "\\sin(\\pi/3)") is True
     assert is_equivalent("\\sin^2 x + \\cos^2 x", "1") is True
     assert is_equivalent("\\ln 8", "3\\ln 2") is True
     assert is_equivalent("\\tan x", "\\sin x") is False
@@ -195,7 +197,7 @@ HANG_INPUTS = [
 def test_hang_inputs_return_within_timeout(warm_child, pred):
     timeout = 1.0
     t0 = time.monotonic()
-    res = score(f"\\boxed{{{pred}}}", "5", timeout_s=timeout)
+    res = score(f"\\boxed{{{pred}}}", "\\sqrt{2}", timeout_s=timeout)  # non-literal gold: sympy runs
     elapsed = time.monotonic() - t0
     assert elapsed < timeout + 1.5, elapsed
     assert res.value == 0.0 and res.reason in ("timeout", "wrong")
@@ -203,11 +205,11 @@ def test_hang_inputs_return_within_timeout(warm_child, pred):
 
 def test_sympy_timeout_kills_and_recovers(warm_child):
     t0 = time.monotonic()
-    res = score("\\boxed{\\prod_{k=1}^{10^7} (1+\\frac{1}{k^2})}", "1", timeout_s=0.5)
+    res = score("\\boxed{\\prod_{k=1}^{10^7} (1+\\frac{1}{k^2})}", "\\pi", timeout_s=0.5)
     assert time.monotonic() - t0 < 2.0
     assert res.reason == "timeout"
     # the replacement child answers the next symbolic question
-    assert score("\\boxed{\\cos(0)}", "1", timeout_s=30).reason == "correct"
+    assert score("\\boxed{2\\sin(\\pi/4)}", "\\sqrt{2}", timeout_s=30).reason == "correct"
 
 
 def test_big_answers_are_timeouts_not_errors():
@@ -219,7 +221,8 @@ def test_big_answers_are_timeouts_not_errors():
 def test_works_inside_threads(warm_child):
     """No signal.alarm: symbolic checks run fine outside the main thread."""
     with concurrent.futures.ThreadPoolExecutor(2) as ex:
-        futs = [ex.submit(score, "\\boxed{\\sin(\\pi/6)}", "1/2"), ex.submit(score, "\\boxed{\\cos(\\pi)}", "-1")]
+        futs = [ex.submit(score, "\\boxed{\\sin(\\pi/4)}", "\\frac{\\sqrt{2}}{2}"),
+                ex.submit(score, "\\boxed{\\tan(\\pi/3)}", "\\sqrt{3}")]
         assert [f.result(timeout=60).reason for f in futs] == ["correct", "correct"]
 
 
@@ -247,3 +250,19 @@ def test_extract_answer(completion, expected):
 def test_rewards_package_imports_without_heavy_deps():
     code = "import sys, rewards.math, rewards.pool; bad = {'sympy', 'torch', 'ray', 'vllm'} & set(sys.modules); assert not bad, bad"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, timeout=60)
+
+
+@pytest.mark.parametrize("gold,pred", [
+    ("56088", "123 \\times 456"), ("1024", "2^{10}"), ("5", "\\sqrt{25}"), ("120", "5!"), ("2", "1+1"),
+    ("10", "\\binom{5}{2}"), ("0.5", "\\sin(\\pi/6)"),
+])
+def test_restating_the_computation_is_not_an_answer(gold, pred):
+    """Gold is a number literal: the prediction must be one too (else 'compute X' is trivially hacked)."""
+    assert is_equivalent(gold, pred) is False
+
+
+@pytest.mark.parametrize("gold,pred", [
+    ("1500000", "1.5 \\times 10^{6}"), ("0.75", "\\frac{3}{4}"), ("918.5", "918\\frac{1}{2}"), ("-3", "(-3)"),
+])
+def test_number_literals_in_other_forms_still_count(gold, pred):
+    assert is_equivalent(gold, pred) is True

@@ -111,13 +111,14 @@ def test_empty_batch():
 
 def test_no_processes_left_after_close():
     before = {p.pid for p in _descendants()}
-    pool = ScoringPool(num_workers=2, timeout_s=5.0)
+    pool = ScoringPool(num_workers=2, timeout_s=30.0, chunk_size=1)
     pool.map(echo, [(i,) for i in range(10)])
+    helpers = [int(r.parts["child_pid"]) for r in pool.map(sympy_child_pid, [(0.2,), (0.2,)])]
     worker_pids = [w.proc.pid for w in pool._workers]
-    assert len(worker_pids) == 2 and all(psutil.pid_exists(p) for p in worker_pids)
+    assert len(worker_pids) == 2 and all(psutil.pid_exists(p) for p in worker_pids + helpers)
     pool.close()
     pool.close()  # idempotent
-    assert _wait_gone(worker_pids) == []
+    assert _wait_gone(worker_pids + helpers) == []
     assert multiprocessing.active_children() == []
     assert {p.pid for p in _descendants()} - before == set()
     with pytest.raises(RuntimeError):

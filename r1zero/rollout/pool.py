@@ -12,6 +12,14 @@ class CanaryError(RuntimeError):
     """vLLM's logprobs disagree with the learner's after a weight sync: the rollouts would be off-policy garbage."""
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def shard(items: list[Any], k: int) -> list[list[Any]]:
     """Split a list into k contiguous, near-equal shards (order kept when concatenated back)."""
     q, r = divmod(len(items), k)
@@ -24,10 +32,38 @@ def shard(items: list[Any], k: int) -> list[list[Any]]:
 
 
 class RolloutPool:
-    """Holds Ray actor handles of RolloutWorkers."""
+    """Holds Ray actor handles of RolloutWorkers and moves the learner's weights into them.
 
-    def __init__(self, workers: list) -> None:
+    Two transports behind one `sync` call: "bytes" (safetensors bytes through Ray's object store; CPU default) and
+    "broadcast" (a process group with the learner as rank 0: NCCL between GPUs, gloo on CPU).
+    """
+
+    def __init__(self, workers: list, transport: str = "bytes") -> None:
         self.workers = workers
+        self.transport = transport
+        self.specs: list | None = None
+
+    def connect_broadcast(self, learner, backend: str, host: str = "127.0.0.1", port: int | None = None) -> None:
+        """Form the broadcast group: learner rank 0, worker i rank i + 1 (all join at once: it is a rendezvous)."""
+        import ray
+
+        port = port or _free_port()
+        world = len(self.workers) + 1
+        refs = [learner.init_broadcast_group.remote(host, port, world, backend)]
+        refs += [w.init_broadcast_group.remote(host, port, i + 1, world, backend) for i, w in enumerate(self.workers)]
+        self.specs = ray.get(refs)[0]
+        self.transport = "broadcast"
+
+    def sync(self, learner, version: int) -> float:
+        """Copy the learner's current weights into every worker; returns the slowest worker's seconds."""
+        import ray
+
+        if self.transport == "bytes":
+            return self.load_weights(learner.export_weights.remote(), version)
+        send = learner.broadcast_weights.remote()
+        took = ray.get([w.receive_broadcast.remote(self.specs, version) for w in self.workers])
+        ray.get(send)
+        return max(took)
 
     def generate(self, prompts: list[str], group_ids: list[int], problem_ids: list[str], spec: SamplingSpec) -> list[Rollout]:
         import ray

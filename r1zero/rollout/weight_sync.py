@@ -67,3 +67,74 @@ class VLLMWeightSyncExtension:
 
         random.seed(seed)
         torch.manual_seed(seed)
+
+    # -- broadcast transport (NCCL on GPU, gloo on CPU): same protocol, backend chosen by device ---------------
+    def init_broadcast_group(self, host: str, port: int, rank: int, world_size: int, backend: str) -> None:
+        """Join the learner's weight-broadcast group as `rank` (the learner is rank 0)."""
+        self._bcast = BroadcastGroup(host, port, rank, world_size, backend, device=_worker_device(self))
+
+    def receive_broadcast(self, specs: list[tuple[str, str, list[int]]]) -> int:
+        """Receive every tensor named in `specs` from rank 0, then reload them in place (as load_safetensors_bytes)."""
+        received = [(name, self._bcast.receive(dtype, shape)) for name, dtype, shape in specs]
+        self.reload_weights(weights_iterator=iter(received))
+        self._repack_tied_lm_head()
+        return len(received)
+
+
+def _worker_device(ext) -> torch.device:
+    dev = getattr(ext, "device", None)
+    return dev if isinstance(dev, torch.device) else torch.device("cpu")
+
+
+def weight_specs(state: dict[str, torch.Tensor]) -> list[tuple[str, str, list[int]]]:
+    """(name, dtype, shape) of each tensor to broadcast, tied duplicates removed (same rule as state_dict_to_bytes)."""
+    seen, specs = set(), []
+    for name, t in state.items():
+        if t.data_ptr() in seen:
+            continue
+        seen.add(t.data_ptr())
+        specs.append((name, str(t.dtype).removeprefix("torch."), list(t.shape)))
+    return specs
+
+
+class BroadcastGroup:
+    """A process group between the learner (rank 0) and the vLLM workers, separate from vLLM's own groups.
+
+    backend "nccl": vLLM's PyNcclCommunicator over a StatelessProcessGroup (the pattern of vLLM's RLHF examples);
+    tensors go GPU to GPU. backend "gloo": a stateless torch gloo group, so the very same protocol runs and is tested
+    on CPU. Broadcast on the gloo group is an all-reduce in which only rank 0 contributes (the stateless group has no
+    global-rank-aware broadcast, see vllm.distributed.utils).
+    """
+
+    def __init__(self, host: str, port: int, rank: int, world_size: int, backend: str, device: torch.device) -> None:
+        self.backend, self.rank, self.device = backend, rank, device
+        if backend == "nccl":
+            from vllm.distributed.device_communicators.pynccl import PyNcclCommunicator
+            from vllm.distributed.utils import StatelessProcessGroup
+
+            pg = StatelessProcessGroup.create(host=host, port=port, rank=rank, world_size=world_size)
+            self.comm = PyNcclCommunicator(pg, device=device)
+        elif backend == "gloo":
+            from vllm.distributed.utils import stateless_init_torch_distributed_process_group
+
+            self.comm = stateless_init_torch_distributed_process_group(host, port, rank, world_size, "gloo")
+        else:
+            raise ValueError(f"unknown broadcast backend {backend!r}; valid: ['nccl', 'gloo']")
+
+    def _bcast(self, t: torch.Tensor) -> None:
+        if self.backend == "nccl":
+            self.comm.broadcast(t, src=0, stream=torch.cuda.current_stream())
+        else:
+            if self.rank != 0:
+                t.zero_()
+            self.comm.allreduce([t]).wait()
+
+    def send(self, t: torch.Tensor) -> None:
+        """Rank 0: send one tensor to every worker."""
+        t = t.detach().contiguous()
+        self._bcast(t.clone() if self.backend == "gloo" else t)  # gloo all-reduce works in place: keep the weight
+
+    def receive(self, dtype: str, shape: list[int]) -> torch.Tensor:
+        t = torch.empty(shape, dtype=getattr(torch, dtype), device=self.device)
+        self._bcast(t)
+        return t

@@ -115,6 +115,18 @@ class RolloutWorker:
         self.version = version
         return time.perf_counter() - t0
 
+    def init_broadcast_group(self, host: str, port: int, rank: int, world_size: int, backend: str) -> None:
+        """Join the learner's weight-broadcast group (NCCL on GPU, gloo on CPU) as `rank`."""
+        self.llm.collective_rpc("init_broadcast_group", args=(host, port, rank, world_size, backend))
+
+    def receive_broadcast(self, specs: list, version: int) -> float:
+        """Receive all weights from the learner's broadcast (it sends at the same time); returns seconds."""
+        t0 = time.perf_counter()
+        self.llm.collective_rpc("receive_broadcast", args=(specs,))
+        self.llm.reset_prefix_cache()
+        self.version = version
+        return time.perf_counter() - t0
+
     def sequence_logprobs(self, token_ids: list[int]) -> list[float]:
         """Logprob of each token of `token_ids` given the tokens before it ([len - 1]; the canary check)."""
         from vllm import SamplingParams
