@@ -31,7 +31,8 @@ from r1zero.config import Config, load_config
 EVAL_SEED_OFFSET = 7_777_777
 PASS = 1.0 - 1e-6  # a sample passes when its accuracy is 1 (partial credit, e.g. the digits task, does not pass)
 EQUIV_TIMEOUT_S = 1.0  # per answer pair when clustering for majority votes
-_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:/\d+)?")
+# a number not glued to a word or another number ("5-3" -> 5, 3), like the arithmetic reward's lenient extraction
+_NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:/\d+)?(?![\d])")
 
 
 def eval_seed(train_seed: int) -> int:

@@ -176,6 +176,17 @@ class Learner:
 
         return state_dict_to_bytes(self.model.state_dict())
 
+    def rendezvous_address(self) -> tuple[str, int]:
+        """This node's IP and a free port, for the weight-broadcast group's store (rank 0 hosts it)."""
+        import socket
+
+        import ray
+
+        with socket.socket() as s:
+            s.bind(("", 0))
+            port = s.getsockname()[1]
+        return ray.util.get_node_ip_address(), port
+
     def init_broadcast_group(self, host: str, port: int, world_size: int, backend: str) -> list:
         """Open the weight-broadcast group as rank 0; returns the (name, dtype, shape) specs workers receive."""
         from r1zero.rollout.weight_sync import BroadcastGroup, weight_specs

@@ -47,11 +47,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.top < 1:
         raise ValueError("--top must be at least 1")
+    require_run_dir(args.run_dir)
     out = Path(args.output) if args.output else Path(args.run_dir) / "report.html"
+    if not out.parent.is_dir():  # checked first: building the page is the slow part
+        raise FileNotFoundError(f"no such directory for the report: {out.parent}")
     page = build_report(args.run_dir, phrases=emergence.parse_phrases(args.phrases), top=args.top,
                         follow=args.follow)
-    if out.parent and not out.parent.is_dir():
-        raise FileNotFoundError(f"no such directory for the report: {out.parent}")
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, out)  # a browser reloading the report never sees half a page
@@ -141,7 +142,9 @@ def _safe_label(text: str) -> str:
 
 def _lines(ax, x, series: list[tuple[str, Any]], ylabel: str) -> None:
     for i, (label, y) in enumerate(series):
-        ax.plot(x, y, marker="o" if len(x) < 30 else None, ms=3, color=PALETTE[i % len(PALETTE)], label=label)
+        # distinct dash styles too: reward and accuracy are often the same curve and must not hide each other
+        ax.plot(x, y, marker="o" if len(x) < 30 else None, ms=3, color=PALETTE[i % len(PALETTE)], label=label,
+                ls=("-", "--", ":")[i % 3])
     ax.set_xlabel("step")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
@@ -336,7 +339,7 @@ pre { white-space: pre-wrap; word-break: break-word; margin: 0; max-height: 22em
 <h1>r1zero run <code>{{ run_name }}</code></h1>
 <p class="meta">{{ run_dir }} · model {{ model }} · tasks {{ tasks or "?" }} · generated {{ generated }}</p>
 <p class="meta">
-{% if last_step is not none %}{{ steps_done }} steps so far (last step {{ last_step }}{% if planned %} of {{ planned }} planned{% endif %}){% else %}no steps yet{% endif %};
+{% if last_step is not none %}{{ steps_done }} steps done (last step {{ last_step }}{% if planned %} of {{ planned }} planned{% endif %}){% else %}no steps yet{% endif %};
 {{ samples }} traced samples over {{ traced_steps }} steps.
 {% if not finished %}<strong>The run is in progress (or was stopped): this is a snapshot.</strong>{% endif %}
 </p>

@@ -51,9 +51,12 @@ def test_arithmetic_task_is_seeded_and_scores():
         if a is not None:
             assert int(p.answer) == int(a) + int(b)
         good = t1.score(f"<think>{p.meta['expression']}</think> <answer>{p.answer}</answer>", p)
-        assert good.value == 1.5 and good.parts == {"accuracy": 1.0, "format": 1.0}
+        assert good.value == 1.5 and good.parts == {"accuracy": 1.0, "format": 1.0, "tags": 1.0}
         wrong = t1.score(f"<think>x</think> <answer>{int(p.answer) + 1}</answer>", p)
         assert wrong.value == 0.5 and wrong.reason == "wrong"
+        # two of four tags: half of the partial credit (0.5 * 0.5 * 0.5), plus accuracy from the lenient parse
+        partial = t1.score(f"<think>{p.meta['expression']}</think> so {p.answer}", p)
+        assert partial.value == 1.125 and partial.parts["format"] == 0.0 and partial.parts["tags"] == 0.5
 
 
 def test_arithmetic_digits_terms_and_bad_args():

@@ -12,14 +12,6 @@ class CanaryError(RuntimeError):
     """vLLM's logprobs disagree with the learner's after a weight sync: the rollouts would be off-policy garbage."""
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def shard(items: list[Any], k: int) -> list[list[Any]]:
     """Split a list into k contiguous, near-equal shards (order kept when concatenated back)."""
     q, r = divmod(len(items), k)
@@ -43,11 +35,14 @@ class RolloutPool:
         self.transport = transport
         self.specs: list | None = None
 
-    def connect_broadcast(self, learner, backend: str, host: str = "127.0.0.1", port: int | None = None) -> None:
-        """Form the broadcast group: learner rank 0, worker i rank i + 1 (all join at once: it is a rendezvous)."""
+    def connect_broadcast(self, learner, backend: str) -> None:
+        """Form the broadcast group: learner rank 0, worker i rank i + 1 (all join at once: it is a rendezvous).
+
+        The group's store lives on the learner's node (its IP, not localhost, so workers on other nodes reach it).
+        """
         import ray
 
-        port = port or _free_port()
+        host, port = ray.get(learner.rendezvous_address.remote())
         world = len(self.workers) + 1
         refs = [learner.init_broadcast_group.remote(host, port, world, backend)]
         refs += [w.init_broadcast_group.remote(host, port, i + 1, world, backend) for i, w in enumerate(self.workers)]
