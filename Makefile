@@ -15,7 +15,7 @@ export WANDB_SILENT ?= true
 CONFIG ?= configs/default.yaml
 ARGS ?=
 
-.PHONY: setup run smoke test clean-venv
+.PHONY: setup browser run smoke test clean-venv
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,7 +36,13 @@ run: setup
 smoke: setup
 	$(PY) launch.py configs/smoke.yaml $(ARGS)
 
-test: setup
+# The report's browser test needs a real headless Chromium: Debian's package (root on CI; sudo elsewhere).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+test: setup browser
 	$(PY) -m pytest tests -q $(ARGS)
 
 clean-venv:

@@ -78,9 +78,11 @@ class ProblemResult:
     formats: list[float]  # the task's format part (0 when the task has none)
 
 
-def collect(problems: list, scored: list, prefix: str) -> list[ProblemResult]:
+def collect(problems: list, scored: list, prefix: str, tasks: dict[str, Any] | None = None) -> list[ProblemResult]:
     """Group scored rollouts by prompt (rollout.group_id = index into `problems`) and cluster their answers.
-    problems: [P] Problem; scored: [P * n] ScoredRollout; prefix: text the prompt prefilled into each response."""
+    problems: [P] Problem; scored: [P * n] ScoredRollout; prefix: text the prompt prefilled into each response;
+    tasks: name -> Task; a task with an `extract_answer(response) -> str | None` method supplies its own votes (the
+    answer its verifier grades), the others get extract_vote."""
     by_group: dict[int, list] = {}
     for s in scored:
         by_group.setdefault(s.rollout.group_id, []).append(s)
@@ -89,7 +91,8 @@ def collect(problems: list, scored: list, prefix: str) -> list[ProblemResult]:
         samples = by_group.get(g, [])
         if not samples:
             raise RuntimeError(f"no samples came back for problem {p.id}")
-        answers = [extract_vote(prefix + s.rollout.text) for s in samples]
+        extract = getattr((tasks or {}).get(p.task), "extract_answer", None) or extract_vote
+        answers = [extract(prefix + s.rollout.text) for s in samples]
         acc = [float(s.parts.get("accuracy", 0.0)) for s in samples]
         out.append(ProblemResult(
             p.id, p.task, p.answer, answers, est.cluster_answers(answers, _equivalent), acc,
@@ -152,7 +155,7 @@ def periodic_eval(session: Any, step: int) -> dict[str, float]:
     rollouts = session.rollouts.generate([session.prompt(p) for p in problems], list(range(len(problems))),
                                          [p.id for p in problems], spec)
     scored, _ = session.scorer.score(rollouts, {p.id: p for p in problems})
-    results = collect(problems, scored, session.prefill)
+    results = collect(problems, scored, session.prefill, session.mixture.tasks)
     s = summarize(results, r.n, seed=cfg.train.seed)
     m = {"eval/pass@1": s["pass@1"], "eval/maj@k": s["maj@k"], "eval/pass@k": s["pass@k"], "eval/k": float(r.n),
          "eval/accuracy_mean": s["accuracy_mean"], "eval/format_rate": s["format_rate"], "eval/len_mean": s["len_mean"],
@@ -238,17 +241,20 @@ def _is_hf_folder(p: Path) -> bool:
 # ------------------------------------------------------------------------------------- `r1zero eval`
 
 
-def _test_problems(cfg: Config, count: int) -> list:
-    """The first `count` test problems of every task in the config (a fixed set: comparable across models)."""
+def make_tasks(cfg: Config) -> dict[str, Any]:
+    """The config's tasks, name -> Task (built as the training run builds them: same seed, same arguments)."""
     from tasks.registry import make_task
 
-    out = []
-    for name, spec in cfg.data.tasks.items():
-        out.extend(make_task(name, seed=cfg.data.seed, **spec.args).problems("test", count))
-    return out
+    return {name: make_task(name, seed=cfg.data.seed, **spec.args) for name, spec in cfg.data.tasks.items()}
 
 
-def sample_and_score(cfg: Config, model_path: str, problems: list, n: int, seed: int) -> tuple[list, float]:
+def held_out_problems(tasks: dict[str, Any], count: int) -> list:
+    """The first `count` test problems of every task (a fixed set: comparable across models and runs)."""
+    return [p for task in tasks.values() for p in task.problems("test", count)]
+
+
+def sample_and_score(cfg: Config, model_path: str, tasks: dict[str, Any], problems: list, n: int,
+                     seed: int) -> tuple[list, float]:
     """n samples per problem from one in-process RolloutWorker, scored by the tasks' verifiers (with the config's
     reward processes and timeouts). Returns ([P * n] ScoredRollout, generation seconds)."""
     from transformers import AutoTokenizer
@@ -256,12 +262,10 @@ def sample_and_score(cfg: Config, model_path: str, problems: list, n: int, seed:
     from r1zero.rewarding import RewardScorer
     from r1zero.rollout.worker import RolloutWorker, SamplingSpec
     from tasks.base import THINK_PREFILL, render_prompt
-    from tasks.registry import make_task
 
     r = cfg.rollout
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")  # the engine's start-up warnings would bury the table
     tokenizer = AutoTokenizer.from_pretrained(model_path)
-    tasks = {name: make_task(name, seed=cfg.data.seed, **spec.args) for name, spec in cfg.data.tasks.items()}
     prompts = [render_prompt(tasks[p.task].question(p), tokenizer=tokenizer, chat=cfg.model.chat_template,
                              prefill_think=cfg.data.prefill_think) for p in problems]
     worker = RolloutWorker(model_path, dtype=r.dtype, seed=cfg.train.seed, max_model_len=r.max_model_len,
@@ -374,17 +378,18 @@ def run_eval(cfg: Config, *, model: str | None, k: int, n: int, problems: int, o
         out_dir = Path(out) if out else (em.run_dir / "eval" if em.run_dir else Path("eval"))
         out_dir.mkdir(parents=True, exist_ok=True)
         label = label or em.label
-        probs = _test_problems(cfg, problems)
+        tasks = make_tasks(cfg)
+        probs = held_out_problems(tasks, problems)
         console.print(f"eval: {label} ({em.path}) on {len(probs)} test problems x {n} samples, T={cfg.rollout.temperature}",
                       markup=False)
         t0 = time.perf_counter()
-        scored, gen_seconds = sample_and_score(cfg, em.path, probs, n, seed)
+        scored, gen_seconds = sample_and_score(cfg, em.path, tasks, probs, n, seed)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     from tasks.base import THINK_PREFILL
 
     prefix = THINK_PREFILL if cfg.data.prefill_think else ""
-    results = collect(probs, scored, prefix)
+    results = collect(probs, scored, prefix, tasks)
     by_task: dict[str, list[ProblemResult]] = {}
     for r in results:
         by_task.setdefault(r.task, []).append(r)
@@ -402,7 +407,8 @@ def run_eval(cfg: Config, *, model: str | None, k: int, n: int, problems: int, o
     }
     (out_dir / "eval.json").write_text(json.dumps(record, indent=1))
     with (out_dir / "samples.jsonl").open("w") as f:
-        for s, ans in zip(scored, [a for r in results for a in r.answers]):
+        in_problem_order = sorted(scored, key=lambda x: x.rollout.group_id)  # stable: collect()'s order
+        for s, ans in zip(in_problem_order, [a for r in results for a in r.answers]):
             f.write(json.dumps({"problem_id": s.rollout.problem_id, "response": prefix + s.rollout.text, "vote": ans,
                                 "reward": s.reward, "parts": s.parts, "reason": s.reason,
                                 "tokens": len(s.rollout.completion_ids), "finish_reason": s.rollout.finish_reason}) + "\n")

@@ -136,7 +136,7 @@ class Session:
         self.logger.log(step, m)
         line = (f"step {step:4d}  reward {m['reward_mean']:.3f}  acc {m['accuracy']:.2f}  fmt {m['format_rate']:.2f}  "
                 f"len {m['response_len_mean']:.0f}  eq-groups {m['equal_reward_group_frac']:.2f}  "
-                f"kl {m['approx_kl']:.2e}  canary {m['canary_max_diff']:.1e}  {m['step_seconds']:.1f}s")
+                f"ent {m['entropy']:.2f}  canary {m['canary_max_diff']:.1e}  {m['step_seconds']:.1f}s")
         self.progress.console.print(line)
         self.progress.update(self.extra["task"], advance=1, description=f"acc {m['accuracy']:.2f}")
 

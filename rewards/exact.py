@@ -24,6 +24,26 @@ def parse_int(text: str) -> int | None:
     return int(t.replace(",", "").replace("−", "-"))
 
 
+def extract_int(completion: str, *, lenient: bool = True) -> tuple[int | None, str]:
+    """The integer a response states as its answer, or (None, why): "no_answer" or "hedged".
+
+    The <answer> block after </think> decides; with lenient=True and no block, the last integer after the reasoning
+    (the whole text when no </think> was written).
+    """
+    block = answer_block(completion)
+    if block is not None:
+        values = set(_ints(block))
+        if not values:
+            return None, "no_answer"
+        if len(values) > 1:
+            return None, "hedged"
+        return values.pop(), "ok"
+    if lenient:
+        found = _ints(completion.rsplit("</think>", 1)[-1])
+        return (found[-1], "ok") if found else (None, "no_answer")
+    return None, "no_answer"
+
+
 def integer_answer(completion: str, gold: str | int, *, lenient: bool = True) -> RewardResult:
     """1.0 if the stated answer equals the integer `gold`, else 0.0.
 
@@ -36,20 +56,8 @@ def integer_answer(completion: str, gold: str | int, *, lenient: bool = True) ->
     gold_i = gold if isinstance(gold, int) else parse_int(str(gold))
     if gold_i is None:
         return RewardResult(0.0, "unparseable_gold", {"accuracy": 0.0})
-    block = answer_block(completion)
-    if block is not None:
-        values = set(_ints(block))
-        if not values:
-            return RewardResult(0.0, "no_answer", {"accuracy": 0.0})
-        if len(values) > 1:
-            return RewardResult(0.0, "hedged", {"accuracy": 0.0})
-        pred = values.pop()
-    elif lenient:
-        found = _ints(completion.rsplit("</think>", 1)[-1])
-        if not found:
-            return RewardResult(0.0, "no_answer", {"accuracy": 0.0})
-        pred = found[-1]
-    else:
-        return RewardResult(0.0, "no_answer", {"accuracy": 0.0})
+    pred, reason = extract_int(completion, lenient=lenient)
+    if pred is None:
+        return RewardResult(0.0, reason, {"accuracy": 0.0})
     ok = pred == gold_i
     return RewardResult(float(ok), "correct" if ok else "wrong", {"accuracy": float(ok)})

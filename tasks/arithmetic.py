@@ -13,7 +13,7 @@ import reasoning_gym
 
 from r1zero.types import Problem
 from rewards.base import RewardResult
-from rewards.exact import integer_answer
+from rewards.exact import extract_int, integer_answer
 from rewards.format import strict_format, tag_credit
 from tasks.base import Task
 
@@ -63,6 +63,11 @@ class ArithmeticTask(Task):
             answer=str(entry["answer"]),
             meta={"expression": entry["metadata"].get("expression", "")},
         )
+
+    def extract_answer(self, completion: str) -> str | None:
+        """The integer the response states (what the reward grades), for majority voting in eval."""
+        value, _ = extract_int(completion, lenient=self.lenient)
+        return None if value is None else str(value)
 
     def score(self, completion: str, problem: Problem) -> RewardResult:
         acc = integer_answer(completion, problem.answer, lenient=self.lenient)
