@@ -103,7 +103,7 @@ def aha_examples(df: pd.DataFrame, phrases: Sequence[str] = DEFAULT_PHRASES) -> 
     correct = np.where(d["accuracy"].notna(), d["accuracy"] >= CORRECT, d["reason"] == "correct")
     rx = phrase_regex(phrases)
     found = []
-    for text, ok in zip(d["completion"], correct):
+    for text, ok in zip(d["completion"], correct, strict=True):
         m = rx.search(text or "") if ok else None
         # the phrase must precede the answer: reflecting *after* answering is not a self-correction
         found.append(" ".join(m.group(0).lower().split()) if m and m.start() < _answer_start(text) else None)

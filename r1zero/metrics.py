@@ -68,7 +68,11 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
     by_step: dict[int, dict[str, Any]] = {}
     if path.is_file():
         for line in path.read_text().splitlines():
-            if line.strip():
+            if not line.strip():
+                continue
+            try:
                 rec = json.loads(line)
-                by_step[rec["step"]] = rec
+            except json.JSONDecodeError:  # the trainer is mid-way through writing the last line
+                continue
+            by_step[rec["step"]] = rec
     return [by_step[k] for k in sorted(by_step)]

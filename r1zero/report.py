@@ -339,7 +339,8 @@ pre { white-space: pre-wrap; word-break: break-word; margin: 0; max-height: 22em
 <h1>r1zero run <code>{{ run_name }}</code></h1>
 <p class="meta">{{ run_dir }} · model {{ model }} · tasks {{ tasks or "?" }} · generated {{ generated }}</p>
 <p class="meta">
-{% if last_step is not none %}{{ steps_done }} steps done (last step {{ last_step }}{% if planned %} of {{ planned }} planned{% endif %}){% else %}no steps yet{% endif %};
+{% if last_step is not none %}{{ steps_done }} steps done (last step {{ last_step }}
+{%- if planned %} of {{ planned }} planned{% endif %}){% else %}no steps yet{% endif %};
 {{ samples }} traced samples over {{ traced_steps }} steps.
 {% if not finished %}<strong>The run is in progress (or was stopped): this is a snapshot.</strong>{% endif %}
 </p>
@@ -373,7 +374,8 @@ step each phrase appears.</p>
 <table><tr><th class="text">phrase</th><th>first step</th><th>count</th><th>reward</th><th class="text">prompt</th>
 <th class="text">completion (first occurrence)</th></tr>
 {% for r in aha %}<tr><td class="text">{{ r.phrase }}</td><td>{{ r.first_step }}</td><td>{{ r.count }}</td>
-<td>{{ r.reward }}</td><td class="text"><pre>{{ r.prompt }}</pre></td><td class="text"><pre>{{ r.completion }}</pre></td></tr>
+<td>{{ r.reward }}</td><td class="text"><pre>{{ r.prompt }}</pre></td>
+<td class="text"><pre>{{ r.completion }}</pre></td></tr>
 {% endfor %}</table>
 {% else %}<p class="empty">none yet</p>{% endif %}
 
@@ -382,7 +384,8 @@ step each phrase appears.</p>
 <table><tr><th>step</th><th>group</th><th>sample</th><th class="text">task</th><th>reward</th><th>advantage</th>
 <th class="text">reason</th><th>tokens</th><th class="text">finish</th><th class="text">prompt / answer</th>
 <th class="text">completion</th></tr>
-{% for r in rows %}<tr><td>{{ r.step }}</td><td>{{ r.group }}</td><td>{{ r.sample }}</td><td class="text">{{ r.task }}</td>
+{% for r in rows %}<tr><td>{{ r.step }}</td><td>{{ r.group }}</td><td>{{ r.sample }}</td>
+<td class="text">{{ r.task }}</td>
 <td>{{ r.reward }}</td><td>{{ r.advantage }}</td><td class="text">{{ r.reason }}</td><td>{{ r.tokens }}</td>
 <td class="text">{{ r.finish }}</td><td class="text"><pre>{{ r.prompt }}</pre><small>answer: {{ r.answer }}</small></td>
 <td class="text"><pre>{{ r.completion }}</pre></td></tr>

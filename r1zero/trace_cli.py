@@ -2,6 +2,7 @@
 
 Views: a per-step summary (default), a list of samples (when a content filter or --samples is given), one GRPO
 group (--group STEP:GROUP_ID) and one prompt across steps (--follow). --json prints the same data for scripts.
+
 Bad input raises ValueError / FileNotFoundError; r1zero.cli turns those into one line and exit status 2.
 """
 
