@@ -16,7 +16,7 @@ def test_positive_advantage_clips_high_ratio():
     # ratios 1.5, 0.5, 1.0 with A=+1, eps=0.2: min(1.5, 1.2)=1.2, min(0.5, 0.8)=0.5, min(1,1)=1 -> loss -(2.7)/3
     lp = _lp([1.5, 0.5, 1.0])
     loss, m = policy_loss(lp, torch.zeros(1, 3, dtype=torch.float64), torch.tensor([1.0]), torch.ones(1, 3))
-    assert float(loss) == pytest.approx(-0.9)
+    assert loss.item() == pytest.approx(-0.9)
     assert m["clip_frac"] == pytest.approx(1 / 3)
     loss.backward()
     # d(-ratio*A/3)/dlogp = -ratio/3 where unclipped; 0 on the clipped token
