@@ -29,14 +29,44 @@ def lr_factor(step: int, warmup: int, total: int, schedule: str, min_ratio: floa
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def shared_prefix_len(batch: TrainBatch) -> int:
+    """Length of the token prefix that every row shares and that lies before any row's first trained token.
+
+    With a chat template the R1-Zero system prompt (~100 tokens) is the same for all 64 sequences of a step and is
+    most of each sequence's tokens; computing it once instead of once per row is the learner's largest saving.
+    """
+    ids = batch.input_ids
+    if ids.shape[0] < 2:
+        return 0
+    same = (ids == ids[:1]).all(dim=0)  # [T]
+    first_diff = int((~same).nonzero()[0]) if (~same).any() else ids.shape[1]
+    first_loss = int(batch.loss_mask.bool().any(dim=0).nonzero()[0]) if batch.loss_mask.any() else ids.shape[1]
+    return min(first_diff, first_loss, ids.shape[1] - 1)
+
+
+def _hidden_states(model: torch.nn.Module, batch: TrainBatch, min_prefix: int = 16) -> torch.Tensor:
+    """Last hidden states [B, T, H], running a shared prefix once and reusing its K/V for every row (exact)."""
+    decoder = model.get_decoder()
+    L = shared_prefix_len(batch)
+    if L < min_prefix or getattr(model, "is_gradient_checkpointing", False):
+        return decoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
+    B, T = batch.input_ids.shape
+    pre = decoder(input_ids=batch.input_ids[:1, :L], use_cache=True)
+    cache = pre.past_key_values
+    cache.batch_repeat_interleave(B)  # differentiable: the prefix's gradient is the sum over rows
+    positions = torch.arange(L, T, device=batch.input_ids.device).unsqueeze(0).expand(B, -1)
+    rest = decoder(input_ids=batch.input_ids[:, L:], attention_mask=batch.attention_mask, past_key_values=cache,
+                   position_ids=positions, use_cache=True).last_hidden_state
+    return torch.cat([pre.last_hidden_state.expand(B, -1, -1), rest], dim=1)
+
+
 def token_logprobs(model: torch.nn.Module, batch: TrainBatch, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-position logprob of input_ids[t] given < t, and the entropy there; both [B, T], position 0 is 0.
 
     Only positions on the loss mask are projected to the vocabulary: the lm_head over a 49k vocabulary dominates
     memory otherwise.
     """
-    out = model.get_decoder()(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
-    hidden = out.last_hidden_state[:, :-1]  # [B, T-1, H]: position t predicts token t+1
+    hidden = _hidden_states(model, batch)[:, :-1]  # [B, T-1, H]: position t predicts token t+1
     sel = batch.loss_mask[:, 1:].bool()  # [B, T-1]
     logits = model.get_output_embeddings()(hidden[sel]).float() / temperature  # [N, V]
     logp_all = torch.log_softmax(logits, dim=-1)
@@ -45,8 +75,8 @@ def token_logprobs(model: torch.nn.Module, batch: TrainBatch, temperature: float
     with torch.no_grad():
         ent = entropy_from_logits(logits)
     B, T = batch.input_ids.shape
-    lp = torch.zeros(B, T, dtype=torch.float32)
-    en = torch.zeros(B, T, dtype=torch.float32)
+    lp = torch.zeros(B, T, dtype=torch.float32, device=hidden.device)
+    en = torch.zeros(B, T, dtype=torch.float32, device=hidden.device)
     lp[:, 1:][sel] = picked
     en[:, 1:][sel] = ent
     return lp, en

@@ -6,6 +6,7 @@ silently zero every reward (as `signal.alarm` timeouts did inside Ray workers in
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
@@ -15,14 +16,18 @@ from rewards.base import RewardResult
 _TASK_CACHE: dict[tuple, Any] = {}
 
 
-def score_one(task_name: str, task_args: tuple, seed: int, completion: str, problem: Problem) -> RewardResult:
-    """Top-level (picklable) scoring function run inside a scoring process; builds each task once per process."""
+def score_one(task_name: str, task_args: str, seed: int, completion: str, problem: Problem) -> RewardResult:
+    """Top-level (picklable) scoring function run inside a scoring process; builds each task once per process.
+
+    task_args is the task's constructor kwargs as canonical JSON: hashable (a cache key) even when an argument is a
+    list or a dict, as some reasoning-gym configs are.
+    """
     from tasks.registry import make_task
 
     key = (task_name, task_args, seed)
     task = _TASK_CACHE.get(key)
     if task is None:
-        task = _TASK_CACHE[key] = make_task(task_name, seed=seed, **dict(task_args))
+        task = _TASK_CACHE[key] = make_task(task_name, seed=seed, **json.loads(task_args))
     return task.score(completion, problem)
 
 
@@ -33,7 +38,7 @@ class RewardScorer:
                  prefix: str = "") -> None:
         """task_args: task name -> constructor kwargs; prefix: text the prompt prefilled into the response (e.g.
         '<think>'), prepended so the format reward sees the whole assistant turn."""
-        self.task_args = {k: tuple(sorted(v.items())) for k, v in task_args.items()}
+        self.task_args = {k: json.dumps(v, sort_keys=True) for k, v in task_args.items()}
         self.seed, self.prefix = seed, prefix
         self.pool = None
         if num_workers > 0:

@@ -67,9 +67,10 @@ def check_task(name: str, args: dict[str, Any] | None = None, n: int = 20, seed:
     rep = CheckReport(name)
     t0 = time.perf_counter()
     task = make_task(name, seed=seed, **(args or {}))
+    counts = {split: min(n, task.num_problems(split) or n) for split in SPLITS}  # loads a dataset task's rows
     rep.build_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    problems = [p for split in SPLITS for p in task.problems(split, min(n, task.num_problems(split) or n))]
+    problems = [p for split in SPLITS for p in task.problems(split, counts[split])]
     rep.problems_per_s = len(problems) / max(time.perf_counter() - t0, 1e-9)
     rep.problems = len(problems)
     rep.prompt = render_prompt(task.question(problems[0]), tokenizer=tokenizer, chat=tokenizer is not None)
@@ -97,7 +98,7 @@ def check_task(name: str, args: dict[str, Any] | None = None, n: int = 20, seed:
 
 def print_report(rep: CheckReport) -> None:
     print(f"task {rep.name}: {rep.problems} problems (train + test), built in {rep.build_s:.2f}s")
-    print("prompt[0]: " + rep.prompt[:400].replace("\n", "\n  "))
+    print("prompt[0] (its end): …" + rep.prompt[-300:].replace("\n", "\n  "))
     print(f"gold answers scoring accuracy 1.0: {rep.gold_ok}/{rep.problems}; "
           f"wrong answers scoring 0.0: {rep.wrong_ok}/{rep.problems}")
     print(f"throughput: {rep.problems_per_s:,.0f} problems/s, {rep.scores_per_s:,.1f} scores/s")
@@ -116,7 +117,7 @@ def _survey_one(name: str, n: int, seed: int, size: int, queue) -> None:
         queue.put((name, {"ok": False, "failures": [f"cannot build: {type(e).__name__}: {str(e)[:200]}"]}))
 
 
-def gym_survey(names: list[str], n: int = 3, time_limit_s: float = 20.0, seed: int = 0, size: int = 1000,
+def gym_survey(names: list[str], n: int = 3, time_limit_s: float = 20.0, seed: int = 0, size: int = 10_000,
                jobs: int = 1) -> dict[str, dict]:
     """check_task on each gym generator in its own forked process (killed after time_limit_s); name -> report."""
     ctx = mp.get_context("fork")  # the parent has imported reasoning_gym once; children start instantly
@@ -209,7 +210,7 @@ def add_parser(subparsers) -> None:
     sv = sub.add_parser("gym-survey", help="run `check` over reasoning-gym generators, each with a time limit")
     sv.add_argument("-n", type=int, default=3, help="problems per split per generator (default 3)")
     sv.add_argument("--time-limit", type=float, default=20.0, help="seconds per generator (default 20)")
-    sv.add_argument("--size", type=int, default=1000, help="dataset size passed to each generator")
+    sv.add_argument("--size", type=int, default=10_000, help="dataset size passed to each generator (the task default)")
     sv.add_argument("--jobs", type=int, default=1, help="generators checked in parallel")
     sv.add_argument("--seed", type=int, default=0)
     sv.add_argument("--only", default=None, help="comma-separated generator names (default: all)")

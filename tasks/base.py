@@ -7,6 +7,7 @@ from a position — and scores a completion against that Problem with rule-based
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any, ClassVar
 
 from r1zero.types import Problem
@@ -80,3 +81,44 @@ class Task(ABC):
     def check_split(split: str) -> None:
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; valid: {list(SPLITS)}")
+
+
+def load_rows(task: str, *, path: str | None = None, dataset: str | None = None, config: str | None = None,
+              split: str = "train", fields: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """A dataset's rows through HF `datasets`: a local .jsonl/.json/.parquet/.csv file (`path`) or a hub dataset
+    (`dataset`, optional `config`, `split`; needs the network or the HF cache).
+
+    Bad data fails here with one line naming the source, the row and the field: every row must have every name in
+    `fields` with a non-empty value; an empty dataset is an error.
+    """
+    if (path is None) == (dataset is None):
+        raise ValueError(f"task {task!r}: give exactly one of path= (a local file) or dataset= (a hub name)")
+    import datasets  # heavy; only tasks that read data pay for it
+
+    if path is not None:
+        kinds = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
+        kind = next((k for ext, k in kinds.items() if str(path).endswith(ext)), None)
+        if kind is None:
+            raise ValueError(f"task {task!r}: {path}: unknown file type; valid: {sorted(kinds)}")
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"task {task!r}: no such file {path}")
+        source = str(path)
+        if Path(path).stat().st_size == 0:
+            raise ValueError(f"task {task!r}: {source} has no rows")
+    else:
+        source = f"{dataset}[{split}]"
+    try:
+        if path is not None:
+            rows = datasets.load_dataset(kind, data_files=str(path), split="train").to_list()
+        else:
+            rows = datasets.load_dataset(dataset, config, split=split).to_list()
+    except Exception as e:  # noqa: BLE001 - datasets raises many types (and StopIteration); one line for the user
+        raise ValueError(f"task {task!r}: cannot read {source}: {type(e).__name__}: {str(e)[:300]}") from None
+    if not rows:
+        raise ValueError(f"task {task!r}: {source} has no rows")
+    for i, row in enumerate(rows):
+        for name in fields:
+            value = row.get(name)
+            if value is None or (isinstance(value, str) and not value.strip()):
+                raise ValueError(f"task {task!r}: {source}: row {i} has no {name!r} (columns: {sorted(row)})")
+    return rows
