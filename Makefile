@@ -30,8 +30,10 @@ $(STAMP): pyproject.toml Makefile
 
 setup: $(STAMP)
 
+# Each `make run` gets a fresh run directory (a second run never collides with the first).
+RUN_DIR ?= runs/default-$(shell date +%Y%m%d-%H%M%S)
 run: setup
-	$(PY) launch.py $(CONFIG) $(ARGS)
+	$(PY) launch.py $(CONFIG) train.output_dir=$(RUN_DIR) $(ARGS)
 
 smoke: setup
 	$(PY) launch.py configs/smoke.yaml $(ARGS)

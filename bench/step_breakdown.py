@@ -104,7 +104,7 @@ def main() -> None:
                                  "train.checkpoint_every=0", "train.wandb=disabled"])
     out = train(cfg)
     rows = read_metrics(run_dir)[1:]  # step 0 includes warm-up effects
-    phases = ["generate", "score", "train", "sync", "log"]
+    phases = ["generate", "score", "train", "sync"]
     med = {p: statistics.median(r[f"time/{p}"] for r in rows) for p in phases}
     step_s = statistics.median(r["step_seconds"] for r in rows)
     last = read_traces(run_dir, (a.steps - 1, a.steps - 1))
