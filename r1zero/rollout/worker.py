@@ -106,14 +106,18 @@ class RolloutWorker:
                 )
         return rollouts
 
-    def load_weights(self, blob: bytes, version: int) -> float:
-        """Replace all weights in place from safetensors bytes; returns seconds taken."""
+    def _reload(self, method: str, arg, version: int) -> float:
+        """Run a weight-reloading extension method in the vLLM worker, then drop stale caches; returns seconds."""
         t0 = time.perf_counter()
-        self.llm.collective_rpc("load_safetensors_bytes", args=(blob,))
+        self.llm.collective_rpc(method, args=(arg,))
         # Cached prefixes hold K/V computed by the old weights: reusing them gives stale logprobs.
         self.llm.reset_prefix_cache()
         self.version = version
         return time.perf_counter() - t0
+
+    def load_weights(self, blob: bytes, version: int) -> float:
+        """Replace all weights in place from safetensors bytes; returns seconds taken."""
+        return self._reload("load_safetensors_bytes", blob, version)
 
     def init_broadcast_group(self, host: str, port: int, rank: int, world_size: int, backend: str) -> None:
         """Join the learner's weight-broadcast group (NCCL on GPU, gloo on CPU) as `rank`."""
@@ -121,11 +125,7 @@ class RolloutWorker:
 
     def receive_broadcast(self, specs: list, version: int) -> float:
         """Receive all weights from the learner's broadcast (it sends at the same time); returns seconds."""
-        t0 = time.perf_counter()
-        self.llm.collective_rpc("receive_broadcast", args=(specs,))
-        self.llm.reset_prefix_cache()
-        self.version = version
-        return time.perf_counter() - t0
+        return self._reload("receive_broadcast", specs, version)
 
     def sequence_logprobs(self, token_ids: list[int]) -> list[float]:
         """Logprob of each token of `token_ids` given the tokens before it ([len - 1]; the canary check)."""
