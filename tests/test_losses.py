@@ -27,7 +27,7 @@ def test_negative_advantage_clips_low_ratio():
     # A=-1: ratio 1.5 -> min(-1.5, -1.2) = -1.5 (unclipped, gradient flows); ratio 0.5 -> min(-0.5, -0.8) = -0.8
     lp = _lp([1.5, 0.5])
     loss, m = policy_loss(lp, torch.zeros(1, 2, dtype=torch.float64), torch.tensor([-1.0]), torch.ones(1, 2))
-    assert float(loss) == pytest.approx((1.5 + 0.8) / 2)
+    assert loss.item() == pytest.approx((1.5 + 0.8) / 2)
     assert m["clip_frac"] == pytest.approx(0.5)
     loss.backward()
     assert lp.grad.tolist()[0] == pytest.approx([1.5 / 2, 0.0])
