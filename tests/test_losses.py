@@ -37,7 +37,7 @@ def test_decoupled_clip_high():
     lp = _lp([1.25])
     loss, m = policy_loss(lp, torch.zeros(1, 1, dtype=torch.float64), torch.tensor([2.0]), torch.ones(1, 1),
                           clip_low=0.2, clip_high=0.28)
-    assert float(loss) == pytest.approx(-2.5)  # 1.25 < 1.28: not clipped
+    assert loss.item() == pytest.approx(-2.5)  # 1.25 < 1.28: not clipped
     assert m["clip_frac"] == 0.0
 
 
@@ -45,7 +45,7 @@ def test_mask_excludes_tokens_and_their_gradient():
     lp = _lp([2.0, 1.0, 3.0])
     mask = torch.tensor([[0.0, 1.0, 0.0]])
     loss, _ = policy_loss(lp, torch.zeros(1, 3, dtype=torch.float64), torch.tensor([1.0]), mask)
-    assert float(loss) == pytest.approx(-1.0)
+    assert loss.item() == pytest.approx(-1.0)
     loss.backward()
     assert lp.grad.tolist()[0] == pytest.approx([0.0, -1.0, 0.0])
 
@@ -79,7 +79,7 @@ def test_approx_kl_and_is_weights():
     w = truncated_is_weights(torch.tensor([[0.0, 0.0]]), torch.tensor([[math.log(4.0), -math.log(4.0)]]), cap=2.0)
     assert w.tolist()[0] == pytest.approx([0.25, 2.0])
     loss, _ = policy_loss(torch.zeros(1, 2), torch.zeros(1, 2), torch.tensor([1.0]), torch.ones(1, 2), is_weights=w)
-    assert float(loss) == pytest.approx(-(0.25 + 2.0) / 2)
+    assert loss.item() == pytest.approx(-(0.25 + 2.0) / 2)
 
 
 def test_kl_estimators():
