@@ -45,7 +45,8 @@ def bare_vllm(args: dict) -> dict:
 
 
 def bare_torch(args: dict) -> dict:
-    """Bare torch: one forward + backward + AdamW step over the same sequences, same micro-batch split."""
+    """Bare torch: one forward + backward + AdamW step over the same sequences, same micro-batch split and precision,
+    written the obvious way (full-vocabulary logits at every position, no shared-prefix reuse)."""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -63,7 +64,8 @@ def bare_torch(args: dict) -> dict:
             mask = torch.zeros(len(rows), T)
             for i, (p, c) in enumerate(rows):
                 mask[i, p : p + c] = 1
-            logits = model(input_ids=ids).logits[:, :-1]
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args["bf16"]):  # the learner's precision
+                logits = model(input_ids=ids).logits[:, :-1]
             lp = torch.log_softmax(logits.float(), -1).gather(2, ids[:, 1:, None])[..., 0]
             loss = -(lp * mask[:, 1:]).sum() / mask.sum()
             loss.backward()
@@ -138,7 +140,7 @@ def main() -> None:
         cur.append(row)
     micro.append(cur)
     bare = _subprocess("torch", {"model": out["final_model"], "micro_batches": micro, "threads": cfg.learner.threads,
-                                 "repeats": a.repeats})
+                                 "repeats": a.repeats, "bf16": cfg.learner.autocast_bf16})
     print(f"\nstep breakdown: {a.config} {' '.join(a.overrides)}  ({len(rows)} timed steps, median)")
     print(f"{'phase':<12}{'seconds':>10}{'share':>8}")
     for p in phases:
