@@ -95,7 +95,7 @@ def main() -> None:
         fn = {"vllm": bare_vllm, "torch": bare_torch}[a.part]
         print(json.dumps(fn(json.loads(Path(a.config).read_text()))))
         return
-    from r1zero.batching import to_train_batches  # noqa: F401  (same budget logic, re-implemented below)
+    from r1zero.batching import to_train_batches
     from r1zero.config import load_config
     from r1zero.controller import train
     from r1zero.metrics import read_metrics
@@ -114,7 +114,6 @@ def main() -> None:
 
     ray.shutdown()
     # the same prompts as the last step
-    from r1zero.session import Session  # noqa: F401
     from r1zero.models import resolve_model
     from tasks.base import render_prompt
     from tasks.registry import TaskMixture
@@ -131,14 +130,15 @@ def main() -> None:
                                "max_tokens": r.max_tokens, "stop": r.stop, "threads": r.threads_per_worker,
                                "max_model_len": r.max_model_len, "kv_bytes": int(r.kv_cache_gib * (1 << 30)),
                                "repeats": a.repeats})
-    lens = sorted(zip(last["prompt_tokens"].tolist(), last["completion_tokens"].tolist()), key=sum)
-    micro, cur = [], []
-    for row in lens:  # the learner's token-budget split
-        if cur and max(sum(x) for x in cur + [row]) * (len(cur) + 1) > cfg.learner.micro_batch_tokens:
-            micro.append(cur)
-            cur = []
-        cur.append(row)
-    micro.append(cur)
+    from r1zero.types import Rollout, ScoredRollout
+
+    # the learner's own token-budget split of the last step's (prompt, completion) lengths
+    rows = [ScoredRollout(Rollout("", 0, [0] * p, [0] * c, "", [0.0] * c, "stop", 0), 0.0, {}, "")
+            for p, c in zip(last["prompt_tokens"].tolist(), last["completion_tokens"].tolist())]
+    batches = to_train_batches(rows, [1.0] * len(rows), pad_id=0,
+                               max_tokens_per_micro_batch=cfg.learner.micro_batch_tokens)
+    micro = [[(int(b.attention_mask[i].sum() - b.loss_mask[i].sum()), int(b.loss_mask[i].sum()))
+              for i in range(b.input_ids.shape[0])] for b in batches]
     bare = _subprocess("torch", {"model": out["final_model"], "micro_batches": micro, "threads": cfg.learner.threads,
                                  "repeats": a.repeats, "bf16": cfg.learner.autocast_bf16})
     print(f"\nstep breakdown: {a.config} {' '.join(a.overrides)}  ({len(rows)} timed steps, median)")

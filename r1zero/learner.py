@@ -172,7 +172,7 @@ class Learner:
         total_seqs = sum(b.input_ids.shape[0] for b in batches)
         sums: dict[str, float] = {}
         grad_norm = 0.0
-        lr = self._set_lr()
+        lr = 0.0
         for _ in range(hp["epochs"]):
             lr = self._set_lr()
             self.opt.zero_grad(set_to_none=True)
@@ -274,15 +274,9 @@ class Learner:
         AutoTokenizer.from_pretrained(self.model_path).save_pretrained(folder)
         return os.path.abspath(folder)
 
-    def weights_digest(self) -> str:
-        """Hash of all parameters, for exact-resume checks."""
-        import hashlib
-
-        h = hashlib.sha256()
-        for name, p in sorted(self.model.state_dict().items()):
-            h.update(name.encode())
-            h.update(p.detach().cpu().contiguous().numpy().tobytes())
-        return h.hexdigest()
+    def info(self) -> dict[str, Any]:
+        """Cheap readiness probe (the constructor has loaded the model once this answers)."""
+        return {"pid": os.getpid(), "device": str(self.device), "opt_steps": self.opt_steps}
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         """CPU copies of all parameters (tests compare runs within float tolerance)."""

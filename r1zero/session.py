@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +41,7 @@ class Session:
     start_step: int = 0
     console: Any = None
     progress: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    progress_task: Any = None  # rich task id of the step bar
 
     @property
     def prefill(self) -> str:
@@ -99,7 +98,7 @@ class Session:
         import ray
 
         r = cfg.rollout
-        wait_ready([w.info.remote() for w in pool.workers] + [learner.weights_digest.remote()], "starting actors")
+        wait_ready([w.info.remote() for w in pool.workers] + [learner.info.remote()], "starting actors")
         start_step = 0
         if ckpt is not None:
             state = checkpoint.load_controller_state(ckpt)
@@ -130,7 +129,7 @@ class Session:
         self.progress = Progress(TextColumn("[bold]r1zero"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                                  TextColumn("{task.description}"), console=self.console, transient=False)
         self.progress.start()
-        self.extra["task"] = self.progress.add_task("", total=self.cfg.train.steps, completed=self.start_step)
+        self.progress_task = self.progress.add_task("", total=self.cfg.train.steps, completed=self.start_step)
 
     def log(self, step: int, m: dict[str, Any]) -> None:
         self.logger.log(step, m)
@@ -138,7 +137,7 @@ class Session:
                 f"len {m['response_len_mean']:.0f}  eq-groups {m['equal_reward_group_frac']:.2f}  "
                 f"ent {m['entropy']:.2f}  canary {m['canary_max_diff']:.1e}  {m['step_seconds']:.1f}s")
         self.progress.console.print(line)
-        self.progress.update(self.extra["task"], advance=1, description=f"acc {m['accuracy']:.2f}")
+        self.progress.update(self.progress_task, advance=1, description=f"acc {m['accuracy']:.2f}")
 
     def evaluate(self, step: int) -> dict[str, float]:
         from r1zero.evaluation import periodic_eval

