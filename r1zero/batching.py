@@ -1,4 +1,4 @@
-"""Scored rollouts + advantages -> right-padded TrainBatch micro-batches under a token budget."""
+"""Scored rollouts + advantages -> mini-batches (one per optimizer step) of right-padded micro-batches."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
-from r1zero.types import ScoredRollout, TrainBatch
+from r1zero.types import MiniBatch, ScoredRollout, TrainBatch
 
 
 def _pack(rows: Sequence[tuple[ScoredRollout, float]], pad_id: int) -> TrainBatch:
@@ -37,34 +37,19 @@ def _pack(rows: Sequence[tuple[ScoredRollout, float]], pad_id: int) -> TrainBatc
     return TrainBatch(input_ids, attention, loss_mask, advantages, rollout_lp)
 
 
-def to_train_batches(
-    scored: Sequence[ScoredRollout],
-    advantages: Sequence[float] | torch.Tensor,
-    *,
-    pad_id: int,
-    max_tokens_per_micro_batch: int,
-    drop_zero_advantage: bool = False,
-) -> list[TrainBatch]:
-    """Split the step's rollouts into micro-batches whose padded size B * T stays within the token budget.
+def _length(row: tuple[ScoredRollout, float]) -> int:
+    return len(row[0].rollout.prompt_ids) + len(row[0].rollout.completion_ids)
 
-    Rows are sorted by length first so that similar lengths share a micro-batch (less padding, fewer FLOPs).
-    drop_zero_advantage: rows whose advantage is exactly 0 contribute no policy gradient (only KL, when on);
-    dropping them saves the forward/backward, but changes the token_mean denominator, so it is opt-in.
-    A single sequence longer than the budget still gets a micro-batch of its own.
-    """
-    adv = [float(a) for a in (advantages.tolist() if isinstance(advantages, torch.Tensor) else advantages)]
-    if len(adv) != len(scored):
-        raise ValueError(f"{len(scored)} scored rollouts but {len(adv)} advantages")
-    if max_tokens_per_micro_batch <= 0:
-        raise ValueError("max_tokens_per_micro_batch must be > 0")
-    rows = [(s, a) for s, a in zip(scored, adv) if not (drop_zero_advantage and a == 0.0)]
-    rows.sort(key=lambda r: len(r[0].rollout.prompt_ids) + len(r[0].rollout.completion_ids))
+
+def _micro_batches(rows: list[tuple[ScoredRollout, float]], pad_id: int, budget: int) -> list[TrainBatch]:
+    """Rows sorted by length (similar lengths share a micro-batch: less padding), cut where B * T would pass the
+    budget; a single sequence longer than the budget still gets a micro-batch of its own."""
     batches: list[TrainBatch] = []
     current: list[tuple[ScoredRollout, float]] = []
     longest = 0
-    for row in rows:
-        n = len(row[0].rollout.prompt_ids) + len(row[0].rollout.completion_ids)
-        if current and max(longest, n) * (len(current) + 1) > max_tokens_per_micro_batch:
+    for row in sorted(rows, key=_length):
+        n = _length(row)
+        if current and max(longest, n) * (len(current) + 1) > budget:
             batches.append(_pack(current, pad_id))
             current, longest = [], 0
         current.append(row)
@@ -72,3 +57,54 @@ def to_train_batches(
     if current:
         batches.append(_pack(current, pad_id))
     return batches
+
+
+def to_mini_batches(
+    scored: Sequence[ScoredRollout],
+    advantages: Sequence[float] | torch.Tensor,
+    *,
+    pad_id: int,
+    max_tokens_per_micro_batch: int,
+    mini_batches: int = 1,
+    drop_zero_advantage: bool = False,
+    in_loss: Sequence[bool] | None = None,
+) -> list[MiniBatch]:
+    """The step's rows split into `mini_batches` contiguous optimizer steps (whole prompt groups stay together as
+    long as the group count divides evenly), each packed into micro-batches.
+
+    in_loss: [N] False for rows kept out of the loss altogether (e.g. truncated completions under DAPO's overlong
+    filtering): they neither run nor count. drop_zero_advantage: rows whose advantage is exactly 0 do not run (their
+    policy gradient is exactly 0) but still count in their mini-batch's normaliser, so the gradient is unchanged.
+    """
+    adv = [float(a) for a in (advantages.tolist() if isinstance(advantages, torch.Tensor) else advantages)]
+    if len(adv) != len(scored):
+        raise ValueError(f"{len(scored)} scored rollouts but {len(adv)} advantages")
+    if max_tokens_per_micro_batch <= 0:
+        raise ValueError("max_tokens_per_micro_batch must be > 0")
+    keep = [True] * len(adv) if in_loss is None else [bool(x) for x in in_loss]
+    rows = [(s, a) for s, a, k in zip(scored, adv, keep) if k]
+    if not 1 <= mini_batches <= max(len(rows), 1):
+        raise ValueError(f"mini_batches={mini_batches} needs 1 <= mini_batches <= {len(rows)} rows in the loss")
+    out = []
+    q, r = divmod(len(rows), mini_batches)
+    start = 0
+    for j in range(mini_batches):
+        part = rows[start : start + q + (1 if j < r else 0)]
+        start += len(part)
+        run = [row for row in part if not (drop_zero_advantage and row[1] == 0.0)]
+        out.append(MiniBatch(_micro_batches(run, pad_id, max_tokens_per_micro_batch) if run else [],
+                             float(sum(len(s.rollout.completion_ids) for s, _ in part)), len(part),
+                             len(part) - len(run)))
+    return out
+
+
+def to_train_batches(
+    scored: Sequence[ScoredRollout],
+    advantages: Sequence[float] | torch.Tensor,
+    *,
+    pad_id: int,
+    max_tokens_per_micro_batch: int,
+) -> list[TrainBatch]:
+    """All rows as micro-batches of one optimizer step (tests, benchmarks)."""
+    return to_mini_batches(scored, advantages, pad_id=pad_id,
+                           max_tokens_per_micro_batch=max_tokens_per_micro_batch)[0].micro_batches

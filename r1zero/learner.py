@@ -14,9 +14,16 @@ from typing import Any
 
 import torch
 
-from r1zero.algo.losses import aggregate, entropy_from_logits, kl_penalty, micro_batch_weight, policy_loss
-from r1zero.algo.losses import truncated_is_weights
-from r1zero.types import TrainBatch
+from r1zero.algo.losses import (
+    POLICY_LOSSES,
+    Normaliser,
+    aggregate,
+    entropy_from_logits,
+    kl_penalty,
+    truncated_is_weights,
+)
+from r1zero.config import AlgoConfig, LearnerConfig, RolloutConfig
+from r1zero.types import MiniBatch, TrainBatch
 
 
 def lr_factor(step: int, warmup: int, total: int, schedule: str, min_ratio: float) -> float:
@@ -60,6 +67,23 @@ def _hidden_states(model: torch.nn.Module, batch: TrainBatch, min_prefix: int = 
     return torch.cat([pre.last_hidden_state.expand(B, -1, -1), rest], dim=1)
 
 
+def project_logits(model: torch.nn.Module, hidden: torch.Tensor) -> torch.Tensor:
+    """lm_head plus the logit post-processing the model's own forward applies (projecting with lm_head alone would
+    skip it, and the canary, which runs the full forward, would not see the difference on the trained tokens):
+    Granite's logits_scaling, Cohere's logit_scale, Gemma-2's final soft-capping, in the order their forwards apply
+    them."""
+    logits = model.get_output_embeddings()(hidden)
+    c = model.config
+    if getattr(c, "logits_scaling", None):  # Granite: logits / scaling
+        logits = logits / c.logits_scaling
+    if getattr(c, "logit_scale", None) and c.model_type.startswith("cohere"):  # Cohere: logits * scale
+        logits = logits * c.logit_scale
+    cap = getattr(c, "final_logit_softcapping", None)
+    if cap:  # Gemma-2/3: cap * tanh(logits / cap)
+        logits = torch.tanh(logits / cap) * cap
+    return logits
+
+
 def token_logprobs(model: torch.nn.Module, batch: TrainBatch, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-position logprob of input_ids[t] given < t, and the entropy there; both [B, T], position 0 is 0.
 
@@ -68,7 +92,7 @@ def token_logprobs(model: torch.nn.Module, batch: TrainBatch, temperature: float
     """
     hidden = _hidden_states(model, batch)[:, :-1]  # [B, T-1, H]: position t predicts token t+1
     sel = batch.loss_mask[:, 1:].bool()  # [B, T-1]
-    logits = model.get_output_embeddings()(hidden[sel]).float() / temperature  # [N, V]
+    logits = project_logits(model, hidden[sel]).float() / temperature  # [N, V]
     logp_all = torch.log_softmax(logits, dim=-1)
     targets = batch.input_ids[:, 1:][sel]
     picked = logp_all.gather(1, targets[:, None])[:, 0]
@@ -85,110 +109,118 @@ def token_logprobs(model: torch.nn.Module, batch: TrainBatch, temperature: float
 class Learner:
     """Owns the policy and its optimizer. Methods take and return plain data or TrainBatches."""
 
-    def __init__(self, model_path: str, *, hp: dict[str, Any], total_steps: int, seed: int = 0) -> None:
-        """hp: learner + algo settings (lr, betas, weight_decay, warmup_steps, schedule, min_lr_ratio, grad_clip,
-        threads, autocast_bf16, gradient_checkpointing, dtype, clip_low, clip_high, agg, max_tokens, kl_coef,
-        kl_estimator, old_logprobs, tis_cap, epochs, temperature)."""
+    def __init__(self, model_path: str, *, learner: LearnerConfig, algo: AlgoConfig, rollout: RolloutConfig,
+                 dtype: str = "float32", total_steps: int, seed: int = 0) -> None:
+        """The typed config sections it reads: learner (optimizer, precision, threads), algo (loss), rollout (the
+        sampling temperature and token cap the loss must match); dtype: parameter dtype."""
         from transformers import AutoModelForCausalLM
 
-        torch.set_num_threads(int(hp.get("threads", 1)))
+        torch.set_num_threads(learner.threads)
         torch.manual_seed(seed)
-        self.hp = dict(hp)
-        self.device = torch.device("cuda" if torch.cuda.is_available() and hp.get("num_gpus", 0) > 0 else "cpu")
-        dtype = getattr(torch, hp.get("dtype", "float32"))
-        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(self.device)
-        if hp.get("gradient_checkpointing"):
+        self.lcfg, self.algo, self.temperature = learner, algo, rollout.temperature or 1.0
+        self.max_tokens = rollout.max_tokens
+        self.device = torch.device("cuda" if torch.cuda.is_available() and learner.num_gpus > 0 else "cpu")
+        torch_dtype = getattr(torch, dtype)
+        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype).to(self.device)
+        if learner.gradient_checkpointing:
             self.model.gradient_checkpointing_enable()
         self.model.train()
         self.ref = None
-        if hp.get("kl_coef", 0.0) > 0:
-            self.ref = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(self.device).eval()
+        if algo.kl_coef > 0:
+            self.ref = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype).to(self.device).eval()
             self.ref.requires_grad_(False)
-        self.opt = torch.optim.AdamW(
-            self.model.parameters(), lr=hp["lr"], betas=tuple(hp["betas"]), weight_decay=hp["weight_decay"]
-        )
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=learner.lr, betas=tuple(learner.betas),
+                                     weight_decay=learner.weight_decay)
         self.total_steps = total_steps
         self.opt_steps = 0
         self.model_path = model_path
 
     # -- the update -------------------------------------------------------------------------------------------
     def _autocast(self):
-        enabled = bool(self.hp.get("autocast_bf16"))
+        enabled = self.lcfg.autocast_bf16
         return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=enabled)
 
     def _set_lr(self) -> float:
-        hp = self.hp
-        lr = hp["lr"] * lr_factor(self.opt_steps, hp["warmup_steps"], self.total_steps, hp["schedule"], hp["min_lr_ratio"])
+        c = self.lcfg
+        lr = c.lr * lr_factor(self.opt_steps, c.warmup_steps, self.total_steps, c.schedule, c.min_lr_ratio)
         for g in self.opt.param_groups:
             g["lr"] = lr
         return lr
 
-    def _prepare(self, batches: list[TrainBatch]) -> None:
-        """Fill old (and ref) logprobs that need a separate no-grad pass, before any weight changes."""
-        hp = self.hp
-        need_old = hp["old_logprobs"] == "learner" and hp["epochs"] > 1
-        for b in batches:
+    def _prepare(self, minis: list[MiniBatch]) -> None:
+        """Fill old (and ref) logprobs that need a separate no-grad pass, before any weight changes.
+
+        With one optimizer step per batch the learner's logprobs in that step *are* the pre-update ones (no extra
+        pass); with several (epochs or mini_batches > 1) they are recorded here, before the first update, and serve
+        as the old policy of the ratio and of the truncated IS weight in every later step."""
+        a = self.algo
+        need_old = a.old_logprobs == "learner" and a.epochs * a.mini_batches > 1
+        for b in (b for mb in minis for b in mb.micro_batches):
             if need_old or self.ref is not None:
                 with torch.no_grad(), self._autocast():
                     if need_old:
-                        b.old_logprobs = token_logprobs(self.model, b, hp["temperature"])[0]
+                        b.old_logprobs = token_logprobs(self.model, b, self.temperature)[0]
                     if self.ref is not None:
-                        b.ref_logprobs = token_logprobs(self.ref, b, hp["temperature"])[0]
+                        b.ref_logprobs = token_logprobs(self.ref, b, self.temperature)[0]
 
-    def _micro_step(self, b: TrainBatch, weight: float, sums: dict[str, float]) -> None:
-        hp = self.hp
+    def _micro_step(self, b: TrainBatch, norm: Normaliser, sums: dict[str, float]) -> None:
+        a = self.algo
         with self._autocast():
-            lp, ent = token_logprobs(self.model, b, hp["temperature"])
+            lp, ent = token_logprobs(self.model, b, self.temperature)
         mask = b.loss_mask
         is_w = None
-        if hp["old_logprobs"] == "rollout":
+        if a.old_logprobs == "rollout":
             old = b.rollout_logprobs
         else:
-            # One epoch: the learner's current logprobs *are* the old ones (ratio 1); the vLLM/learner mismatch is
-            # corrected by truncated importance sampling (Yao et al. 2025) instead of a second forward pass.
+            # The pre-update logprobs are the old policy (in a single optimizer step: the current ones, ratio 1); the
+            # vLLM/learner mismatch is corrected by truncated importance sampling against them (Yao et al. 2025).
             old = b.old_logprobs if b.old_logprobs is not None else lp.detach()
-            is_w = truncated_is_weights(lp, b.rollout_logprobs, hp["tis_cap"]) * mask
-        loss, m = policy_loss(lp, old, b.advantages, mask, clip_low=hp["clip_low"], clip_high=hp["clip_high"],
-                              agg=hp["agg"], max_tokens=hp["max_tokens"], is_weights=is_w)
+            is_w = truncated_is_weights(old, b.rollout_logprobs, a.tis_cap) * mask
+        loss, m = POLICY_LOSSES[a.loss](lp, old, b.advantages, mask, clip_low=a.clip_low, clip_high=a.clip_high,
+                                        agg=a.aggregation, is_weights=is_w, norm=norm)
         kl = torch.zeros(())
         if self.ref is not None:
-            kl = aggregate(kl_penalty(lp, b.ref_logprobs, hp["kl_estimator"]), mask, hp["agg"], hp["max_tokens"])
-            loss = loss + hp["kl_coef"] * kl
-        (loss * weight).backward()
+            kl = aggregate(kl_penalty(lp, b.ref_logprobs, a.kl_estimator), mask, a.aggregation, norm=norm)
+            loss = loss + a.kl_coef * kl
+        loss.backward()
         n_tok = float(mask.sum())
         diff = ((lp.detach() - b.rollout_logprobs).abs() * mask).sum()
-        for k, v in (("loss", loss.item() * weight), ("kl", kl.item() * weight),
-                     ("clip_frac", m["clip_frac"] * n_tok), ("approx_kl", m["approx_kl"] * n_tok),
-                     ("entropy", float((ent * mask).sum())), ("vllm_diff", float(diff)), ("tokens", n_tok)):
+        for k, v in (("loss", loss.item()), ("kl", kl.item()), ("clip_frac", m["clip_frac"] * n_tok),
+                     ("approx_kl", m["approx_kl"] * n_tok), ("entropy", float((ent * mask).sum())),
+                     ("vllm_diff", float(diff)), ("tokens", n_tok)):
             sums[k] = sums.get(k, 0.0) + v
 
-    def train_step(self, batches: list[TrainBatch]) -> dict[str, float]:
-        """One RL step over all micro-batches (`epochs` optimizer steps); returns metrics."""
+    def train_step(self, minis: list[MiniBatch]) -> dict[str, float]:
+        """One RL step: `epochs` passes over the step's mini-batches, one optimizer step per mini-batch; returns
+        metrics (loss and kl are per optimizer step, the token metrics are means over every trained token)."""
         t0 = time.perf_counter()
-        hp = self.hp
-        batches = [self._to_device(b) for b in batches]
-        self._prepare(batches)
-        total_tokens = sum(float(b.loss_mask.sum()) for b in batches)
-        total_seqs = sum(b.input_ids.shape[0] for b in batches)
+        a = self.algo
+        minis = [MiniBatch([self._to_device(b) for b in mb.micro_batches], mb.tokens, mb.seqs, mb.skipped)
+                 for mb in minis]
+        self._prepare(minis)
         sums: dict[str, float] = {}
-        grad_norm = 0.0
-        lr = 0.0
-        for _ in range(hp["epochs"]):
-            lr = self._set_lr()
-            self.opt.zero_grad(set_to_none=True)
-            for b in batches:
-                self._micro_step(b, micro_batch_weight(hp["agg"], b.loss_mask, total_tokens, total_seqs), sums)
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), hp["grad_clip"]))
-            self.opt.step()
-            self.opt_steps += 1
+        grad_norm = lr = 0.0
+        steps = 0
+        for _ in range(a.epochs):
+            for mb in minis:
+                lr = self._set_lr()
+                self.opt.zero_grad(set_to_none=True)
+                norm = Normaliser(mb.tokens, mb.seqs, self.max_tokens)  # every row of this step, skipped ones too
+                for b in mb.micro_batches:
+                    self._micro_step(b, norm, sums)
+                grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.lcfg.grad_clip))
+                self.opt.step()
+                self.opt_steps += 1
+                steps += 1
         n = max(sums.get("tokens", 0.0), 1.0)
-        ep = hp["epochs"]
         return {
-            "loss": sums.get("loss", 0.0) / ep, "kl": sums.get("kl", 0.0) / ep,
+            "loss": sums.get("loss", 0.0) / steps, "kl": sums.get("kl", 0.0) / steps,
             "clip_frac": sums.get("clip_frac", 0.0) / n, "approx_kl": sums.get("approx_kl", 0.0) / n,
-            "entropy": sums.get("entropy", 0.0) / n, "grad_norm": grad_norm, "lr": lr,
+            "entropy": sums.get("entropy", 0.0) / n, "grad_norm": grad_norm, "lr": lr, "optimizer_steps": steps,
             "learner_vllm_logprob_diff": sums.get("vllm_diff", 0.0) / n,
-            "train_tokens": total_tokens, "micro_batches": len(batches), "train_seconds": time.perf_counter() - t0,
+            "train_tokens": sum(float(b.loss_mask.sum()) for mb in minis for b in mb.micro_batches),
+            "skipped_rows": float(sum(mb.skipped for mb in minis)),
+            "micro_batches": sum(len(mb.micro_batches) for mb in minis), "train_seconds": time.perf_counter() - t0,
         }
 
     def _to_device(self, b: TrainBatch) -> TrainBatch:
@@ -236,11 +268,19 @@ class Learner:
         return time.perf_counter() - t0
 
     @torch.no_grad()
+    def weights_fingerprint(self, dtype: str) -> list[float]:
+        """fingerprint() of the weights after casting to the rollout engine's dtype (tied weights counted once)."""
+        from r1zero.rollout.weight_sync import fingerprint
+
+        unique = {t.data_ptr(): t for t in self.model.state_dict().values()}
+        return fingerprint(unique.values(), getattr(torch, dtype))
+
+    @torch.no_grad()
     def sequence_logprobs(self, token_ids: list[int]) -> list[float]:
         """Logprob of each token given the ones before it, [len - 1] (the canary's learner side)."""
         self.model.eval()
         ids = torch.tensor([token_ids], device=self.device)
-        logits = self.model(input_ids=ids).logits[0, :-1].float()
+        logits = self.model(input_ids=ids).logits[0, :-1].float()  # the full forward, post-processing included
         self.model.train()
         lp = torch.log_softmax(logits, dim=-1).gather(1, ids[0, 1:, None])[:, 0]
         return lp.cpu().tolist()

@@ -35,10 +35,19 @@ def rollout_metrics(scored: list[ScoredRollout], reasons: Counter) -> dict[str, 
     return m
 
 
-class MetricsLogger:
-    """Writes metrics.jsonl under the run dir; mirrors to wandb when enabled."""
+def console_line(step: int, m: dict[str, Any]) -> str:
+    """The one line per step the console shows (metrics.jsonl has everything)."""
+    return (f"step {step:4d}  reward {m['reward_mean']:.3f}  acc {m['accuracy']:.2f}  fmt {m['format_rate']:.2f}  "
+            f"len {m['response_len_mean']:.0f}  eq-groups {m['equal_reward_group_frac']:.2f}  "
+            f"ent {m['entropy']:.2f}  canary {m['canary_max_diff']:.1e}  {m['step_seconds']:.1f}s")
 
-    def __init__(self, run_dir: Path, config: dict[str, Any], mode: str, project: str, resume: bool) -> None:
+
+class MetricsLogger:
+    """Writes metrics.jsonl under the run dir; mirrors to wandb when enabled; shows a progress bar and a console line
+    per step when `steps` is given."""
+
+    def __init__(self, run_dir: Path, config: dict[str, Any], mode: str, project: str, resume: bool,
+                 steps: int | None = None, start_step: int = 0, console: Any = None) -> None:
         self.path = Path(run_dir) / "metrics.jsonl"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.wandb = None
@@ -49,6 +58,22 @@ class MetricsLogger:
 
             self.wandb = wandb.init(project=project, config=config, dir=str(run_dir), mode=mode,
                                     name=Path(run_dir).name, resume="allow" if resume else None)
+        self.progress = self.bar = None
+        if steps is not None:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.progress = Progress(TextColumn("[bold]r1zero"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                     TextColumn("{task.description}"), console=console or Console(), transient=False)
+            self.progress.start()
+            self.bar = self.progress.add_task("", total=steps, completed=start_step)
+
+    def print(self, text: str) -> None:
+        """A line above the progress bar (or on stdout without one)."""
+        if self.progress is not None:
+            self.progress.console.print(text, markup=False)
+        else:
+            print(text)
 
     def log(self, step: int, metrics: dict[str, float]) -> None:
         record = {"step": step, **{k: (float(f"{v:.6g}") if isinstance(v, float) else v) for k, v in metrics.items()}}
@@ -56,8 +81,14 @@ class MetricsLogger:
             f.write(json.dumps(record) + "\n")
         if self.wandb is not None:
             self.wandb.log(metrics, step=step)
+        if self.progress is not None:
+            self.print(console_line(step, metrics))
+            self.progress.update(self.bar, advance=1, description=f"acc {metrics['accuracy']:.2f}")
 
     def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
         if self.wandb is not None:
             self.wandb.finish()
 
@@ -67,12 +98,13 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
     path = Path(run_dir) / "metrics.jsonl"
     by_step: dict[int, dict[str, Any]] = {}
     if path.is_file():
-        for line in path.read_text().splitlines():
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             if not line.strip():
                 continue
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError:  # the trainer is mid-way through writing the last line
                 continue
-            by_step[rec["step"]] = rec
+            if isinstance(rec, dict) and isinstance(rec.get("step"), int):
+                by_step[rec["step"]] = rec
     return [by_step[k] for k in sorted(by_step)]

@@ -21,6 +21,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from r1zero import emergence
+from r1zero.metrics import read_metrics
 from r1zero.trace_cli import clean
 from r1zero.traces import read_traces, require_run_dir
 
@@ -62,22 +63,6 @@ def run(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Inputs
-
-
-def read_metrics_live(run_dir: str | Path) -> list[dict[str, Any]]:
-    """metrics.jsonl rows by step (last wins). Unlike metrics.read_metrics it skips a line that does not parse:
-    the trainer may be halfway through appending the last one while we read."""
-    path = Path(run_dir) / "metrics.jsonl"
-    by_step: dict[int, dict[str, Any]] = {}
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(rec, dict) and isinstance(rec.get("step"), int):
-                by_step[rec["step"]] = rec
-    return [by_step[k] for k in sorted(by_step)]
 
 
 def read_scaling(run_dir: str | Path) -> tuple[list[dict[str, Any]], str | None]:
@@ -189,22 +174,28 @@ def make_plots(summary: pd.DataFrame, metrics: pd.DataFrame) -> list[dict[str, s
     return plots
 
 
-def scaling_plot(curves: list[dict[str, Any]]) -> str:
-    def draw(fig) -> None:
-        ax = fig.subplots()
-        for i, c in enumerate(curves):
-            color, label = PALETTE[i % len(PALETTE)], _safe_label(c["label"])
-            if c["pass_at_k"]:
-                ax.plot(c["k"], c["pass_at_k"], marker="o", color=color, label=f"{label} pass@k")
-            if c["maj_at_k"]:
-                ax.plot(c["k"], c["maj_at_k"], marker="s", ls="--", color=color, label=f"{label} maj@k")
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("samples k")
-        ax.set_ylabel("accuracy")
-        ax.grid(alpha=0.3)
-        ax.legend(loc="best", fontsize=8)
+def draw_scaling(fig: Any, curves: list[dict[str, Any]]) -> None:
+    """Accuracy against samples k (log2 axis): pass@k solid, maj@k dashed, one colour per curve. The one scaling
+    plot: the report embeds it, `r1zero eval` saves it as scaling.png."""
+    ax = fig.subplots()
+    for i, c in enumerate(curves):
+        color, label = PALETTE[i % len(PALETTE)], _safe_label(c["label"])
+        if c["pass_at_k"]:
+            ax.plot(c["k"], c["pass_at_k"], marker="o", color=color, label=f"{label} pass@k")
+        if c["maj_at_k"]:
+            ax.plot(c["k"], c["maj_at_k"], marker="s", ls="--", color=color, label=f"{label} maj@k")
+    ks = sorted({k for c in curves for k in c["k"]})
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(ks, [str(k) for k in ks])
+    ax.set_xlabel("samples per problem k")
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
 
-    return _png(draw)
+
+def scaling_plot(curves: list[dict[str, Any]]) -> str:
+    return _png(lambda fig: draw_scaling(fig, curves))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -263,12 +254,21 @@ def follow_section(df: pd.DataFrame, changed: pd.DataFrame, follow: str | None) 
 # Assembly
 
 
+def _template() -> str:
+    """The page (r1zero/templates/report.html, a package file). Autoescaped Jinja2: never mark model text `|safe`.
+    The only unescaped-looking values are data: URIs of PNGs we drew ourselves (and those are escaped too: base64
+    has no HTML-special characters)."""
+    from importlib.resources import files
+
+    return files("r1zero").joinpath("templates/report.html").read_text(encoding="utf-8")
+
+
 def build_report(run_dir: str | Path, phrases: tuple[str, ...] = emergence.DEFAULT_PHRASES, top: int = 5,
                  follow: str | None = None) -> str:
     """The HTML page as a string. Raises FileNotFoundError / ValueError (one line) on a missing or empty run."""
     run = require_run_dir(run_dir)
     df = read_traces(run)
-    metrics = pd.DataFrame(read_metrics_live(run))
+    metrics = pd.DataFrame(read_metrics(run))
     if df.empty and metrics.empty:
         raise ValueError(f"nothing to report yet in {run}: no trace steps under traces/ and no metrics.jsonl rows")
     if metrics.empty:
@@ -287,7 +287,7 @@ def build_report(run_dir: str | Path, phrases: tuple[str, ...] = emergence.DEFAU
 
     # autoescape=True: every {{ value }} is HTML-escaped, which is what keeps model text inert
     env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
-    return env.from_string(TEMPLATE).render(
+    return env.from_string(_template()).render(
         csp=CSP, run_name=run.resolve().name, run_dir=str(run), generated=_dt.datetime.now().isoformat(" ", "seconds"),
         model=cfg.get("model", {}).get("name", "?") if isinstance(cfg.get("model"), dict) else "?",
         tasks=", ".join(cfg.get("data", {}).get("tasks", {}) or []) if isinstance(cfg.get("data"), dict) else "",
@@ -307,130 +307,3 @@ def build_report(run_dir: str | Path, phrases: tuple[str, ...] = emergence.DEFAU
         scaling={"src": scaling_plot(curves) if curves else "", "warning": scaling_warning,
                  "labels": [c["label"] for c in curves]},
     )
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The page. Autoescaped Jinja2: never mark model text `|safe`. The only unescaped-looking values are data: URIs
-# of PNGs we drew ourselves (and those are escaped too: base64 has no HTML-special characters).
-
-TEMPLATE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{{ csp }}">
-<meta name="referrer" content="no-referrer">
-<title>r1zero report: {{ run_name }}</title>
-<style>
-body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5em auto; max-width: 1300px; padding: 0 1em; color: #222; }
-h1 { margin-bottom: .2em; } h2 { margin-top: 1.8em; border-bottom: 1px solid #ccc; }
-.meta { color: #555; } .warn { background: #fff4d6; border-left: 4px solid #e0a000; padding: .4em .8em; }
-.plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(560px, 1fr)); gap: 1em; }
-figure { margin: 0; } figcaption { font-weight: 600; } figcaption small { font-weight: normal; color: #666; }
-figure img { max-width: 100%; border: 1px solid #ddd; }
-table { border-collapse: collapse; margin: .5em 0; width: 100%; }
-th, td { border: 1px solid #ddd; padding: 3px 6px; vertical-align: top; text-align: right; }
-th { background: #f3f3f3; } td.text, th.text { text-align: left; }
-pre { white-space: pre-wrap; word-break: break-word; margin: 0; max-height: 22em; overflow: auto;
-      font: 12px/1.35 ui-monospace, monospace; background: #fafafa; }
-.empty { color: #777; font-style: italic; }
-</style>
-</head>
-<body>
-<h1>r1zero run <code>{{ run_name }}</code></h1>
-<p class="meta">{{ run_dir }} · model {{ model }} · tasks {{ tasks or "?" }} · generated {{ generated }}</p>
-<p class="meta">
-{% if last_step is not none %}{{ steps_done }} steps done (last step {{ last_step }}
-{%- if planned %} of {{ planned }} planned{% endif %}){% else %}no steps yet{% endif %};
-{{ samples }} traced samples over {{ traced_steps }} steps.
-{% if not finished %}<strong>The run is in progress (or was stopped): this is a snapshot.</strong>{% endif %}
-</p>
-
-<h2>Over the steps</h2>
-<div class="plots">
-{% for p in plots %}
-<figure><figcaption>{{ p.title }} <small>{{ p.note }}</small></figcaption>
-{% if p.src %}<img alt="{{ p.title }}" src="{{ p.src }}">{% else %}<p class="empty">no data yet</p>{% endif %}
-</figure>
-{% endfor %}
-</div>
-
-<h2>Per-step emergence metrics</h2>
-<p class="meta">Reflection: the fraction of completions containing any of: {{ phrases }} (case-insensitive, whole
-words). Format and accuracy come from the reward parts; "–" means the task reports no such part.
-{% if thinned %}Long run: evenly spaced steps shown.{% endif %}</p>
-{% if summary %}
-<table><tr><th>step</th><th>samples</th><th>reward</th><th>accuracy</th><th>format</th><th>len mean</th>
-<th>p50</th><th>p90</th><th>reflection</th><th>truncated</th></tr>
-{% for r in summary %}<tr><td>{{ r.step }}</td><td>{{ r.samples }}</td><td>{{ r.reward }}</td><td>{{ r.accuracy }}</td>
-<td>{{ r.format }}</td><td>{{ r.len }}</td><td>{{ r.p50 }}</td><td>{{ r.p90 }}</td><td>{{ r.reflection }}</td>
-<td>{{ r.truncated }}</td></tr>
-{% endfor %}</table>
-{% else %}<p class="empty">no traces yet</p>{% endif %}
-
-<h2>"Aha" moments</h2>
-<p class="meta">Correct completions (accuracy 1) in which a reflection phrase comes before the final answer; first
-step each phrase appears.</p>
-{% if aha %}
-<table><tr><th class="text">phrase</th><th>first step</th><th>count</th><th>reward</th><th class="text">prompt</th>
-<th class="text">completion (first occurrence)</th></tr>
-{% for r in aha %}<tr><td class="text">{{ r.phrase }}</td><td>{{ r.first_step }}</td><td>{{ r.count }}</td>
-<td>{{ r.reward }}</td><td class="text"><pre>{{ r.prompt }}</pre></td>
-<td class="text"><pre>{{ r.completion }}</pre></td></tr>
-{% endfor %}</table>
-{% else %}<p class="empty">none yet</p>{% endif %}
-
-{% macro samples_table(rows) %}
-{% if rows %}
-<table><tr><th>step</th><th>group</th><th>sample</th><th class="text">task</th><th>reward</th><th>advantage</th>
-<th class="text">reason</th><th>tokens</th><th class="text">finish</th><th class="text">prompt / answer</th>
-<th class="text">completion</th></tr>
-{% for r in rows %}<tr><td>{{ r.step }}</td><td>{{ r.group }}</td><td>{{ r.sample }}</td>
-<td class="text">{{ r.task }}</td>
-<td>{{ r.reward }}</td><td>{{ r.advantage }}</td><td class="text">{{ r.reason }}</td><td>{{ r.tokens }}</td>
-<td class="text">{{ r.finish }}</td><td class="text"><pre>{{ r.prompt }}</pre><small>answer: {{ r.answer }}</small></td>
-<td class="text"><pre>{{ r.completion }}</pre></td></tr>
-{% endfor %}</table>
-{% else %}<p class="empty">no samples yet</p>{% endif %}
-{% endmacro %}
-
-<h2>Best samples</h2>
-{{ samples_table(best) }}
-<h2>Worst samples</h2>
-{{ samples_table(worst) }}
-
-<h2>Most changed prompts</h2>
-<p class="meta">Prompts whose mean reward changed most between their first and last step; best sample at each end.</p>
-{% if changed %}
-<table><tr><th class="text">task</th><th class="text">prompt</th><th>first step</th><th>reward</th><th>last step</th>
-<th>reward</th><th>change</th><th class="text">first best completion</th><th class="text">last best completion</th></tr>
-{% for r in changed %}<tr><td class="text">{{ r.task }}</td><td class="text"><pre>{{ r.prompt }}</pre></td>
-<td>{{ r.first_step }}</td><td>{{ r.first_reward }}</td><td>{{ r.last_step }}</td><td>{{ r.last_reward }}</td>
-<td>{{ r.delta }}</td><td class="text"><pre>{{ r.first_completion }}</pre></td>
-<td class="text"><pre>{{ r.last_completion }}</pre></td></tr>
-{% endfor %}</table>
-{% else %}<p class="empty">no prompt has appeared at two different steps yet</p>{% endif %}
-
-<h2>One prompt across steps</h2>
-{% if follow %}
-<p><strong>Prompt:</strong></p><pre>{{ follow.prompt }}</pre><p><strong>Answer:</strong> {{ follow.answer }}</p>
-<table><tr><th>step</th><th>samples</th><th>reward</th><th>max</th><th>accuracy</th><th>len</th>
-<th class="text">best completion</th></tr>
-{% for r in follow.rows %}<tr><td>{{ r.step }}</td><td>{{ r.samples }}</td><td>{{ r.reward }}</td><td>{{ r.max }}</td>
-<td>{{ r.accuracy }}</td><td>{{ r.len }}</td><td class="text"><pre>{{ r.completion }}</pre></td></tr>
-{% endfor %}</table>
-{% else %}<p class="empty">no traces yet</p>{% endif %}
-
-<!-- ===== Optional section hook: test-time scaling (RUN_DIR/eval/scaling.json) ===== -->
-<section id="test-time-scaling">
-<h2>Test-time scaling</h2>
-{% if scaling.warning %}<p class="warn">{{ scaling.warning }}</p>{% endif %}
-{% if scaling.src %}
-<figure><figcaption>pass@k and maj@k against samples k <small>{{ scaling.labels|join(", ") }}</small></figcaption>
-<img alt="test-time scaling" src="{{ scaling.src }}"></figure>
-{% else %}<p class="empty">no eval/scaling.json in this run (write {"k": [...], "pass_at_k": [...], "maj_at_k": [...],
-"label": "..."} or a list of such objects to plot it here)</p>{% endif %}
-</section>
-<!-- ===== end of optional section ===== -->
-</body>
-</html>
-"""

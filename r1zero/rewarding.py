@@ -11,35 +11,17 @@ from collections import Counter
 from typing import Any
 
 from r1zero.types import Problem, Rollout, ScoredRollout
-from rewards.base import RewardResult
-
-_TASK_CACHE: dict[tuple, Any] = {}
-
-
-def score_one(task_name: str, task_args: str, seed: int, completion: str, problem: Problem) -> RewardResult:
-    """Top-level (picklable) scoring function run inside a scoring process; builds each task once per process.
-
-    task_args is the task's constructor kwargs as canonical JSON: hashable (a cache key) even when an argument is a
-    list or a dict, as some reasoning-gym configs are.
-    """
-    from tasks.registry import make_task
-
-    key = (task_name, task_args, seed)
-    task = _TASK_CACHE.get(key)
-    if task is None:
-        task = _TASK_CACHE[key] = make_task(task_name, seed=seed, **json.loads(task_args))
-    return task.score(completion, problem)
+from tasks.registry import score_one
 
 
 class RewardScorer:
     """Scores (rollout, problem) pairs through a process pool (or inline when num_workers == 0)."""
 
-    def __init__(self, task_args: dict[str, dict[str, Any]], seed: int, num_workers: int, timeout_s: float,
-                 prefix: str = "") -> None:
-        """task_args: task name -> constructor kwargs; prefix: text the prompt prefilled into the response (e.g.
-        '<think>'), prepended so the format reward sees the whole assistant turn."""
+    def __init__(self, task_args: dict[str, dict[str, Any]], seed: int, num_workers: int, timeout_s: float) -> None:
+        """task_args: task name -> constructor kwargs. The scoring function (tasks.registry.score_one) imports only
+        tasks/ and rewards/: a scoring process never loads torch."""
         self.task_args = {k: json.dumps(v, sort_keys=True) for k, v in task_args.items()}
-        self.seed, self.prefix = seed, prefix
+        self.seed = seed
         self.pool = None
         if num_workers > 0:
             from rewards.pool import ScoringPool
@@ -50,7 +32,7 @@ class RewardScorer:
         items = []
         for r in rollouts:
             p = problems[r.problem_id]
-            items.append((p.task, self.task_args[p.task], self.seed, self.prefix + r.text, p))
+            items.append((p.task, self.task_args[p.task], self.seed, r.response, p))
         if self.pool is None:
             results = [score_one(*it) for it in items]
         else:

@@ -40,7 +40,7 @@ def traces_dir(run_dir: str | Path) -> Path:
 
 
 def write_step(run_dir: str | Path, step: int, scored: Sequence[ScoredRollout], advantages: Sequence[float],
-               problems: dict[str, Problem], prefix: str = "") -> Path:
+               problems: dict[str, Problem]) -> Path:
     """Write one step's rollouts; returns the file path."""
     rows: dict[str, list] = {name: [] for name in SCHEMA.names}
     seen: dict[int, int] = {}
@@ -49,7 +49,7 @@ def write_step(run_dir: str | Path, step: int, scored: Sequence[ScoredRollout], 
         p = problems[r.problem_id]
         k = seen.get(r.group_id, 0)
         seen[r.group_id] = k + 1
-        values = (step, r.problem_id, r.group_id, k, s.task or p.task, p.prompt, p.answer, prefix + r.text,
+        values = (step, r.problem_id, r.group_id, k, s.task or p.task, p.prompt, p.answer, r.response,
                   len(r.prompt_ids), len(r.completion_ids), s.reward, json.dumps(s.parts), s.reason, float(adv),
                   r.policy_version, r.finish_reason)
         for name, v in zip(SCHEMA.names, values):

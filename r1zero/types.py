@@ -7,20 +7,23 @@ lists between actors (small, picklable, no shared-memory surprises); the learner
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 
+from tasks.base import Problem  # noqa: F401 - defined with the tasks (the scoring processes import no trainer code)
 
-@dataclass(frozen=True)
-class Problem:
-    """One verifiable question drawn from a task."""
 
-    id: str  # unique within a run, e.g. "arithmetic/train/1234"
-    task: str  # registry name of the task that made it (scores it, too)
-    prompt: str  # the question text, before any template is applied
-    answer: str  # gold answer as text; the task's verifier decides what matches it
-    meta: dict[str, Any] = field(default_factory=dict)  # task-specific extras (reasoning-gym entry, test cases, ...)
+@dataclass
+class SamplingSpec:
+    """What to sample; crosses the controller -> rollout worker boundary."""
+
+    n: int  # completions per prompt
+    temperature: float
+    top_p: float
+    max_tokens: int
+    stop: list[str] = field(default_factory=list)
+    seed: int = 0  # the worker reseeds its sampler from this before each call: a step's samples are reproducible
+    prefill: str = ""  # what the rendered prompt prefilled into the assistant's turn; copied into every Rollout
 
 
 @dataclass
@@ -31,10 +34,16 @@ class Rollout:
     group_id: int  # completions of the same prompt at the same step share it (GRPO group)
     prompt_ids: list[int]  # [P] prompt token ids as the sampler saw them
     completion_ids: list[int]  # [C] sampled token ids, C <= max_tokens
-    text: str  # decoded completion
+    text: str  # decoded completion (what the model sampled)
     logprobs: list[float]  # [C] sampler's logprob of each sampled token
     finish_reason: str  # "stop" (EOS / stop string) or "length" (hit max_tokens)
     policy_version: int  # weights version that sampled it (0 = initial weights)
+    prefill: str = ""  # text the prompt put in the assistant's turn before the sampled tokens (e.g. "<think>")
+
+    @property
+    def response(self) -> str:
+        """The full assistant response: what rewards score, traces store and eval votes on."""
+        return self.prefill + self.text
 
 
 @dataclass
@@ -64,3 +73,13 @@ class TrainBatch:
     def num_tokens(self) -> int:
         """Number of real (non-padding) tokens."""
         return int(self.attention_mask.sum())
+
+
+@dataclass
+class MiniBatch:
+    """The rows of one optimizer step, packed into micro-batches whose gradients accumulate."""
+
+    micro_batches: list[TrainBatch]  # rows that run forward/backward, under the micro-batch token budget
+    tokens: float  # loss-mask tokens of every row of this optimizer step (rows skipped for advantage 0 included)
+    seqs: int  # rows of this optimizer step that enter the loss (skipped rows included)
+    skipped: int = 0  # rows not run because their advantage is 0 (their gradient is exactly 0)

@@ -11,8 +11,24 @@ from rewards.format import answer_block
 _INT = re.compile(r"(?<![\w.])[-+−]?\d{1,3}(?:,\d{3})+(?![\d.]\d)|(?<![\w.])[-+−]?\d+(?![\d]|\.\d)")
 
 
+# A number (integer or decimal) not glued to a word: what the lenient rule of the math tasks takes.
+_NUMBER = re.compile(r"(?<![\w.])[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w.]\w)")
+
+
 def _ints(text: str) -> list[int]:
     return [int(m.replace(",", "").replace("−", "-")) for m in _INT.findall(text)]
+
+
+def after_reasoning(completion: str) -> str:
+    """The text after the last </think>, or the whole text when none was written: where a lenient reward looks for
+    the answer when there is no <answer> block (every task's "lenient" means this)."""
+    return completion.rsplit("</think>", 1)[-1]
+
+
+def last_number(completion: str) -> str | None:
+    """The last number after the reasoning (integer or decimal, thousands separators dropped), or None."""
+    found = _NUMBER.findall(after_reasoning(completion))
+    return found[-1].replace(",", "").replace("−", "-") if found else None
 
 
 def parse_int(text: str) -> int | None:
@@ -39,7 +55,7 @@ def extract_int(completion: str, *, lenient: bool = True) -> tuple[int | None, s
             return None, "hedged"
         return values.pop(), "ok"
     if lenient:
-        found = _ints(completion.rsplit("</think>", 1)[-1])
+        found = _ints(after_reasoning(completion))
         return (found[-1], "ok") if found else (None, "no_answer")
     return None, "no_answer"
 

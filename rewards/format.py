@@ -28,21 +28,29 @@ def strict_format(completion: str) -> RewardResult:
     return RewardResult(1.0, "ok", {"format": 1.0})
 
 
-def tag_credit(completion: str) -> float:
-    """Fraction of the four tags present exactly once, in order: partial credit for shaping, in [0, 1].
+def tag_credit(completion: str, prefill: str = "") -> float:
+    """Fraction of the tags the model had to write that it wrote exactly once, in order: partial credit for
+    shaping, in [0, 1].
 
+    `prefill` is the text the prompt put at the start of the response (`tasks.base.prefill`, '<think>' by default
+    in this repo): when the response starts with it, its tags were not written by the model, so they earn nothing
+    and the fraction is over the remaining tags (3 with a prefilled '<think>', else 4). Without this, every
+    sample got the same bonus for the prefilled '<think>', which carries no signal.
     Not the strict reward: a shaping signal for models that never produce the full format by chance (see
-    shared/notes/cpu-baselines.md: SmolLM2-135M scores 0/64 on strict format at the start).
+    docs/measured-facts.md: SmolLM2-135M scores 0/64 on strict format at the start).
     """
+    given = prefill if prefill and completion.startswith(prefill) else ""
+    text = completion[len(given):]
+    tags = [t for t in _TAGS if t not in given]
     pos, found = 0, 0
-    for t in _TAGS:
-        if completion.count(t) != 1:
+    for t in tags:
+        if text.count(t) != 1:
             continue
-        i = completion.find(t)
+        i = text.find(t)
         if i >= pos:
             found += 1
             pos = i
-    return found / len(_TAGS)
+    return found / len(tags) if tags else 0.0
 
 
 def answer_block(completion: str) -> str | None:

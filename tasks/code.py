@@ -1,4 +1,4 @@
-"""`code`: write a Python function; graded by hidden tests run in a sandboxed child process (tasks.sandbox).
+"""`code`: write a Python function; graded by hidden tests run in a sandboxed child process (rewards.sandbox).
 
 Problems: a built-in set of 12 (9 train, 3 test: works offline), or a jsonl/json/parquet file `path=` (and
 `test_path=`) with one problem per row:
@@ -8,12 +8,15 @@ Problems: a built-in set of 12 (9 train, 3 test: works offline), or a jsonl/json
     solution  optional reference solution (used by `r1zero tasks check`)
 Answer: the answer block's Python code (a ```python fence inside it is fine); with lenient=True and no answer block,
 the last ```python fence after </think>. The code runs in the sandbox (no network, read-only filesystem but for a
-fresh temp dir, this repository and the problem files hidden, unprivileged uid, memory / CPU / process limits,
+fresh temp dir, nothing of the host visible but the Python installation, unprivileged uid, memory / CPU / process limits,
 wall-clock timeout); the function's outputs come back as JSON and are compared here, so the expected values never
 enter the child. Keep a problem file in a directory of its own: that directory is what gets hidden.
+Nothing the child produces (error strings, stdout, its layers report) goes into the RewardResult, which reaches
+traces and reports: only a reason from the fixed list below and float parts (docs/security.md).
 Accuracy: 1.0 iff every hidden test passes (partial=True: the fraction that pass). Reward: accuracy +
 format_weight * strict R1 format; parts "accuracy" and "format". Reasons: correct, wrong, no_answer, too_long,
-syntax_error, runtime_error, missing_function, timeout, memory, forbidden (a blocked syscall: socket, fork, ...),
+syntax_error, runtime_error, missing_function, timeout, memory, forbidden (a blocked call: socket, fork, a syscall
+the seccomp filter kills for, ...),
 crashed, sandbox_error.
 """
 
@@ -25,11 +28,10 @@ import os
 import re
 from typing import Any
 
-from r1zero.types import Problem
 from rewards.base import RewardResult
 from rewards.format import answer_block, strict_format
-from tasks.base import Task, load_rows
-from tasks.sandbox import SandboxResult, run_function
+from tasks.base import Problem, Task, load_rows
+from rewards.sandbox import SandboxResult, run_function
 
 MAX_CODE_CHARS = 20_000
 _FENCE = re.compile(r"```(?:python|py)?[^\n]*\n(.*?)```", re.DOTALL)
@@ -139,11 +141,11 @@ def extract_code(completion: str, *, lenient: bool = True) -> str | None:
 def _reason(res: SandboxResult, passed: int, total: int) -> str:
     if res.status == "setup_error":
         return "sandbox_error"
+    if res.violations:  # an audit-hook refusal, or a kill by the seccomp filter (status "crashed")
+        return "forbidden"
     if res.status != "ok":
         return res.status  # timeout, crashed
     errors = [res.load_error or ""] + [o.get("error", "") for o in res.outputs or [] if isinstance(o, dict)]
-    if res.violations:
-        return "forbidden"
     if any(e.startswith("MemoryError") for e in errors):
         return "memory"
     if res.load_error:

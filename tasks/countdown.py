@@ -7,6 +7,7 @@ accepted (no names, calls, `**`: model output is never evaluated by Python) — 
 given multiset, each used at most once (and, with use_all=True, TinyZero's rule, every one used), and the value is
 computed exactly with fractions.Fraction and compared with the target.
 Reward: accuracy + format_weight * strict R1 format; parts "accuracy" and "format".
+Splits: the sorted numbers and the target decide a puzzle's split (Task.keyed_problem): test never repeats training.
 Reasons: correct, wrong, no_answer, bad_expression, number_not_given, reused_number, unused_numbers,
 division_by_zero.
 """
@@ -19,10 +20,9 @@ import re
 from collections import Counter
 from fractions import Fraction
 
-from r1zero.types import Problem
 from rewards.base import RewardResult
 from rewards.format import answer_block, strict_format
-from tasks.base import Task
+from tasks.base import Problem, Task
 
 MAX_EXPR_CHARS = 200  # longer "expressions" are not parsed at all (cheap bound on parser work)
 _OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
@@ -150,9 +150,16 @@ class CountdownTask(Task):
             if 1 <= value <= self.max_target:
                 return nums, value, expr[1:-1]
 
+    def canonical(self, problem: Problem) -> str:
+        """Same numbers (in any order) and target: the same puzzle, whatever the wording or the solution."""
+        return f"{sorted(problem.meta['numbers'])} -> {problem.meta['target']}"
+
     def problem(self, split: str, index: int) -> Problem:
-        self.check_split(split)
-        rng = random.Random(f"countdown/{self.seed}/{split}/{index}")
+        return self.keyed_problem(split, index, lambda attempt: self._candidate(split, index, attempt))
+
+    def _candidate(self, split: str, index: int, attempt: int) -> Problem:
+        # attempt 0 draws what the task drew before splits were keyed, so most old streams are unchanged
+        rng = random.Random(f"countdown/{self.seed}/{split}/{index}" + (f"/{attempt}" if attempt else ""))
         nums, target, solution = self._generate(rng)
         listed = ", ".join(map(str, nums))
         rule = "each exactly once" if self.use_all else "each at most once"

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import random
 
-from r1zero.types import Problem
 from rewards.base import RewardResult
-from tasks.base import Task
+from tasks.base import Problem, Task
 
 
 class DigitsTask(Task):

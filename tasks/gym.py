@@ -7,6 +7,9 @@ partial credit with partial=True. Reward: accuracy + format_weight * strict R1 f
 Reasons: correct, partial, wrong, no_answer, verifier_error, unsafe_answer (a verifier tried to eval a non-literal
 answer: see guarded_eval).
 
+Splits: one generator stream; a problem's canonical form (Task.canonical: its numbers and answer, or its words)
+decides its split, so test never repeats training (about test_share = 20 % of the `size` entries are test-only).
+
 Any other constructor argument goes to the generator's config (e.g. `{min_numbers: 3}` for countdown): see
 reasoning_gym.factory.DATASETS[name][1] for the fields. Some generators' own reference answers do not score 1.0
 under their own `score_answer`; `r1zero tasks check gym:NAME` finds out (see SELF_CHECK_FAILURES and
@@ -21,13 +24,12 @@ import re
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from r1zero.types import Problem
 from rewards.base import RewardResult
 from rewards.format import answer_block, strict_format
-from tasks.base import Task
+from tasks.base import Problem, Task
+from tasks.overlap import stream_index
 
 PREFIX = "gym:"
-TEST_SEED_OFFSET = 1_000_003  # test problems come from a different seed than train problems
 # `r1zero tasks gym-survey -n 5 --time-limit 30` (size 10,000) on reasoning-gym 0.1.19, 2026-11-25: 98 of 106
 # generators pass (gold in the answer block scores accuracy 1.0, another problem's answer 0.0). The 8 that do not —
 # do not train on them without a closer look:
@@ -122,8 +124,8 @@ class GymTask(Task):
 
     def __init__(self, seed: int = 0, generator: str = "", size: int = 10_000, format_weight: float = 0.5,
                  lenient: bool = True, partial: bool = False, **config: Any) -> None:
-        """generator: a reasoning_gym.factory.DATASETS name; size: distinct problems per split (some generators
-        build their whole dataset up front: keep it modest); format_weight: weight of the strict format reward;
+        """generator: a reasoning_gym.factory.DATASETS name; size: entries of the generator, shared by the splits
+        (~80 % train; some generators build them all up front: keep it modest); format_weight: weight of the strict format reward;
         lenient: without an answer block, score the text after </think>; partial: pass the generator's partial
         credit through instead of counting only a full score; config: the generator's own config fields."""
         super().__init__(seed)
@@ -137,24 +139,27 @@ class GymTask(Task):
         self.name = f"{PREFIX}{generator}"
         self.generator, self.size = generator, size
         self.format_weight, self.lenient, self.partial = format_weight, lenient, partial
-        try:
-            self._data = {split: reasoning_gym.create_dataset(generator, seed=seed + off, size=size, **config)
-                          for split, off in (("train", 0), ("test", TEST_SEED_OFFSET))}
+        try:  # one dataset for both splits: a problem's canonical form, not the seed, decides its split
+            self._data = reasoning_gym.create_dataset(generator, seed=seed, size=size, **config)
         except (TypeError, ValueError, AssertionError) as e:  # reasoning-gym configs validate with assert
             raise ValueError(f"task {self.name!r}: bad config {sorted(config)}: {e}") from None
 
     def num_problems(self, split: str) -> int:
         return self.size
 
-    def entry(self, split: str, index: int) -> dict[str, Any]:
-        self.check_split(split)
-        return self._data[split][index % self.size]
+    def entry(self, index: int) -> dict[str, Any]:
+        return self._data[index % self.size]
 
     def problem(self, split: str, index: int) -> Problem:
-        entry = self.entry(split, index)
-        answer = entry.get("answer")
-        return Problem(f"{self.name}/{split}/{index}", self.name, str(entry["question"]),
-                       "" if answer is None else str(answer), {"entry": entry, "split": split, "index": index})
+        def candidate(attempt: int) -> Problem:
+            at = index % self.size if split == "train" and attempt == 0 else stream_index(split, index, attempt,
+                                                                                          self.size)
+            entry = self.entry(at)
+            answer = entry.get("answer")
+            return Problem(f"{self.name}/{split}/{index}", self.name, str(entry["question"]),
+                           "" if answer is None else str(answer), {"entry": entry, "index": at})
+
+        return self.keyed_problem(split, index, candidate)
 
     def score(self, completion: str, problem: Problem) -> RewardResult:
         fmt = strict_format(completion).value
@@ -163,12 +168,11 @@ class GymTask(Task):
             answer = completion.rsplit("</think>", 1)[1].strip()
         if not answer:
             return RewardResult(self.format_weight * fmt, "no_answer", {"accuracy": 0.0, "format": fmt})
-        split = problem.meta.get("split", "train")
-        entry = problem.meta.get("entry") or self.entry(split, problem.meta["index"])
+        entry = problem.meta.get("entry") or self.entry(problem.meta["index"])
         blocked: list[str] = []
         try:
             with guarded_eval(blocked):
-                raw = float(self._data[split].score_answer(answer, entry))
+                raw = float(self._data.score_answer(answer, entry))
         except Exception:  # noqa: BLE001 - a generator's verifier crashing on odd model output costs this item only
             raw = 0.0
             blocked = blocked or ["verifier_error"]

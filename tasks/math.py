@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rewards.math_normalize import find_boxed
-from tasks.gsm8k import DatasetTask, RowError
+from rewards.math.normalize import find_boxed
+from tasks.base import DatasetTask, RowError
 
 INSTRUCTION = "Put only the final answer (LaTeX is fine) in the answer block."
 

@@ -7,12 +7,16 @@ Besides the names in TASKS, a config may name
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import inspect
+import json
 import sys
 from typing import Any
 
+from rewards.base import RewardResult
 from tasks.arithmetic import ArithmeticTask
-from tasks.base import Task
+from tasks.base import Problem, Task
 from tasks.code import CodeTask
 from tasks.countdown import CountdownTask
 from tasks.digits import DigitsTask
@@ -60,15 +64,49 @@ def task_class(name: str) -> tuple[type[Task], dict[str, Any]]:
                    f"(see `r1zero tasks list`), or package.module:TaskClass")
 
 
+def task_arguments(cls: type[Task], implied: dict[str, Any] | None = None) -> list[str] | None:
+    """The argument names a task's config may set (not `seed`, not what its name implies); None when its
+    constructor takes any keyword (gym:<name> passes the rest to the generator's config, which checks them)."""
+    params = inspect.signature(cls.__init__).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    skip = {"self", "seed", *(implied or {})}
+    return sorted(p.name for p in params if p.name not in skip and p.kind is not p.VAR_POSITIONAL)
+
+
 def make_task(name: str, seed: int = 0, **args: Any) -> Task:
-    """Instantiate a task by name; an unknown name lists the valid ones, bad args name the task."""
+    """Instantiate a task by name; an unknown name lists the valid ones, a misspelled argument the valid ones."""
     cls, implied = task_class(name)
+    valid = task_arguments(cls, implied)
+    unknown = sorted(set(args) - set(valid)) if valid is not None else []
+    if unknown:
+        close = {u: m[0] for u in unknown if (m := difflib.get_close_matches(u, valid or [], n=1))}
+        hint = "".join(f" (did you mean {m!r} for {u!r}?)" for u, m in close.items())
+        raise ValueError(f"task {name!r}: unknown argument{'s' if len(unknown) > 1 else ''} {unknown}{hint}; "
+                         f"valid: {valid}")
     try:
         task = cls(seed=seed, **implied, **args)
     except TypeError as e:
         raise ValueError(f"task {name!r}: bad arguments {sorted(args)}: {e}") from None
     task.name = name  # its Problems carry the name the config used, which is how the trainer finds the task again
     return task
+
+
+_TASK_CACHE: dict[tuple[str, str, int], Task] = {}
+
+
+def score_one(task_name: str, task_args: str, seed: int, response: str, problem: Problem) -> RewardResult:
+    """Score one full assistant response; the top-level (picklable) function the scoring processes run.
+
+    It lives with the tasks, not the trainer, so a scoring process imports tasks/ and rewards/ only (never torch).
+    Each process builds a task once and reuses it. task_args is the task's constructor kwargs as canonical JSON:
+    hashable (a cache key) even when an argument is a list or a dict, as some reasoning-gym configs are.
+    """
+    key = (task_name, task_args, seed)
+    task = _TASK_CACHE.get(key)
+    if task is None:
+        task = _TASK_CACHE[key] = make_task(task_name, seed=seed, **json.loads(task_args))
+    return task.score(response, problem)
 
 
 class TaskMixture:

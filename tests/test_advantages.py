@@ -5,17 +5,19 @@ import math
 import pytest
 import torch
 
-from r1zero.algo.advantages import ADVANTAGES, get_estimator
+from r1zero.algo.advantages import ADVANTAGES
 
 
 def _run(name, rewards, groups):
     return ADVANTAGES[name](torch.tensor(rewards, dtype=torch.float32), torch.tensor(groups, dtype=torch.long))
 
 
-def test_registry_has_required_names_and_unknown_lists_valid():
+def test_registry_has_required_names_and_unknown_fails_when_the_config_loads():
+    from r1zero.config import ConfigError, load_config
+
     assert {"grpo", "dr_grpo", "rloo"} <= set(ADVANTAGES)
-    with pytest.raises(KeyError, match="valid: .*grpo"):
-        get_estimator("ppo_gae")
+    with pytest.raises(ConfigError, match="algo.estimator.*grpo"):
+        load_config(None, ["algo.estimator=ppo_gae"])
 
 
 def test_grpo_bessel_std():

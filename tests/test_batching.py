@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from r1zero.batching import to_train_batches
+from r1zero.batching import to_mini_batches, to_train_batches
 from r1zero.types import Rollout, ScoredRollout
 
 
@@ -32,11 +32,19 @@ def test_token_budget_splits_and_oversize_row_alone():
     assert sum(b.input_ids.shape[0] for b in batches) == 4
 
 
-def test_drop_zero_advantage_and_errors():
-    rows = [_scored("a", [1], [2]), _scored("b", [1], [3])]
-    batches = to_train_batches(rows, torch.tensor([0.0, 1.0]), pad_id=0, max_tokens_per_micro_batch=8,
-                               drop_zero_advantage=True)
-    assert [b.input_ids.tolist() for b in batches] == [[[1, 3]]]
+def test_drop_zero_advantage_keeps_the_normaliser_and_errors():
+    rows = [_scored("a", [1], [2]), _scored("b", [1], [3, 4])]
+    (mb,) = to_mini_batches(rows, torch.tensor([0.0, 1.0]), pad_id=0, max_tokens_per_micro_batch=8,
+                            drop_zero_advantage=True)
+    assert [b.input_ids.tolist() for b in mb.micro_batches] == [[[1, 3, 4]]]
+    assert (mb.tokens, mb.seqs, mb.skipped) == (3.0, 2, 1)  # the skipped row still counts
+    (mb,) = to_mini_batches(rows, [1.0, 1.0], pad_id=0, max_tokens_per_micro_batch=8, in_loss=[True, False])
+    assert (mb.tokens, mb.seqs, mb.skipped) == (1.0, 1, 0)  # a row out of the loss neither runs nor counts
+    minis = to_mini_batches(rows * 2, [1.0, 0.0, 2.0, 3.0], pad_id=0, max_tokens_per_micro_batch=8, mini_batches=2,
+                            drop_zero_advantage=True)
+    assert [(m.seqs, m.skipped, m.tokens) for m in minis] == [(2, 1, 3.0), (2, 0, 3.0)]
+    with pytest.raises(ValueError, match="mini_batches=5"):
+        to_mini_batches(rows * 2, [1.0] * 4, pad_id=0, max_tokens_per_micro_batch=8, mini_batches=5)
     with pytest.raises(ValueError, match="2 scored rollouts but 1 advantages"):
         to_train_batches(rows, [1.0], pad_id=0, max_tokens_per_micro_batch=8)
     bad = _scored("c", [1], [2, 3])

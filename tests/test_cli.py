@@ -33,3 +33,19 @@ def test_launch_py_has_no_traceback_on_bad_type():
 def test_every_shipped_config_resolves():
     for path in sorted((ROOT / "configs").rglob("*.yaml")):
         assert main(["train", str(path), "--dry-run"]) == 0, path
+
+
+def test_options_may_precede_or_follow_overrides(capsys):
+    assert main(["train", "--dry-run", str(ROOT / "configs/smoke.yaml"), "train.steps=3"]) == 0
+    assert "train.steps = 3" in capsys.readouterr().out
+    assert main(["train", str(ROOT / "configs/smoke.yaml"), "--dry-run", "train.steps=5", "rollout.n=3"]) == 0
+    out = capsys.readouterr().out
+    assert "train.steps = 5" in out and "rollout.n = 3" in out
+
+
+def test_registry_names_fail_when_the_config_loads(capsys):
+    for bad, key in (("algo.estimator=ppo2", "algo.estimator"), ("data.tasks={nosuch: {weight: 1}}", "nosuch"),
+                     ("algo.agg=sum", "algo.agg"), ("algo.loss=nope", "algo.loss"), ("rollout.n=1", "rollout.n")):
+        assert main(["train", str(ROOT / "configs/smoke.yaml"), bad, "--dry-run"]) == 2, bad
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and key in err, err

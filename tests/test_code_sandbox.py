@@ -1,7 +1,7 @@
 """The code sandbox: escapes fail with a clear reason, the caller goes on, and the host is untouched.
 
 Most escape tests run with the audit hook off as well, so they prove the kernel-level layers (namespaces, uid,
-rlimits) and not only the Python-level hook.
+rlimits, seccomp) and not only the Python-level hook. The hostile-submission suite is tests/test_sandbox_hostile.py.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 
 from r1zero.types import Problem
 from tasks.code import CodeTask, extract_code
-from tasks.sandbox import BASE_UID, run_function
+from rewards.sandbox import BASE_UID, run_function
 
 ROOT = os.geteuid() == 0
 LAYERS = run_function("x = 1", None, []).layers
@@ -86,9 +86,12 @@ def test_no_network_even_without_the_hook(listener):
     # force_userns keeps the caller's uid, so the stdlib socket module is importable: the namespace must stop it
     src = (f"import socket\ns = socket.socket()\ns.settimeout(1)\nerr = s.connect_ex(('127.0.0.1', {listener}))\n"
            "def f():\n    return err\n")
-    res = run_function(src, "f", [[]], audit=False, force_userns=True)
+    res = run_function(src, "f", [[]], audit=False, force_userns=True, seccomp=False)
     assert res.layers["net"] is True
     assert res.outputs and res.outputs[0]["value"] != 0  # ENETUNREACH: not even loopback
+    # with the seccomp filter on, socket() itself fails (EPERM)
+    res = run_function(src, "f", [[]], audit=False, force_userns=True)
+    assert res.load_error and res.load_error.startswith("PermissionError"), res
 
 
 @needs_ns
@@ -100,8 +103,11 @@ def test_nothing_outside_the_temp_dir_is_writable(target, audit):
     src = (f"open('inside.txt', 'w').write('ok')\nassert open('inside.txt').read() == 'ok'\n"
            f"open({path!r}, 'w').write('escaped')\n")
     res = run_function(src, None, [], audit=audit)
-    assert res.load_error and ("Read-only" in res.load_error or "not allowed" in res.load_error
-                               or "Permission" in res.load_error), res
+    if path.startswith("/tmp/") and res.layers.get("new_root"):
+        assert res.status == "ok"  # the child's /tmp is its own tmpfs: the write lands there, not on the host
+    else:
+        assert res.load_error and any(s in res.load_error for s in ("Read-only", "not allowed", "Permission",
+                                                                        "No such file")), res
     assert not os.path.exists(path)
 
 
@@ -114,10 +120,11 @@ def test_the_child_runs_unprivileged():
 
 
 def test_user_namespace_path_also_isolates():
-    res = run_function("open('/tmp/r1zero_userns_escape', 'w')\n", None, [], audit=False, force_userns=True)
+    lib = "/usr/lib/x86_64-linux-gnu/r1zero_userns_escape"  # bound read-only (where it exists) or on the ro root
+    res = run_function(f"open({lib!r}, 'w')\n", None, [], audit=False, force_userns=True)
     if res.layers.get("readonly_fs"):
         assert "Read-only" in res.load_error
-        assert not os.path.exists("/tmp/r1zero_userns_escape")
+        assert not os.path.exists(lib)
 
 
 def test_output_flood_is_capped():

@@ -104,32 +104,32 @@ class _FakePool:
             for j in range(spec.n):
                 ans = gold if j < 2 else gold + 1
                 out.append(Rollout(pid, g, [1], [5] * (3 + j), f" x </think> <answer>{ans}</answer>", [0.0] * (3 + j),
-                                   "stop", 1))
+                                   "stop", 1, spec.prefill))
         return out
 
 
-def test_periodic_eval_with_a_fake_session():
-    from types import SimpleNamespace
-
-    from r1zero.evaluation import eval_seed, periodic_eval
+def test_periodic_eval_with_a_fake_pool():
+    from r1zero import build
+    from r1zero.evaluation import periodic_eval
     from r1zero.rewarding import RewardScorer
     from tasks.registry import TaskMixture
 
     cfg = load_config(None, [*TINY, "data.tasks={arithmetic: {}}", "rollout.n=4", "train.eval_problems=3"])
     mixture = TaskMixture({"arithmetic": (1.0, {})}, 0)
     pool = _FakePool({p.id: p for p in mixture.batch(0, 3, split="test")})
-    session = SimpleNamespace(cfg=cfg, mixture=mixture, rollouts=pool, prefill="<think>", progress=None,
-                              scorer=RewardScorer({"arithmetic": {}}, 0, 0, 5.0, prefix="<think>"),
-                              prompt=lambda p: p.prompt)
-    m = periodic_eval(session, 1)
+    shown: list[str] = []
+    run_eval = lambda: periodic_eval(cfg, pool, RewardScorer({"arithmetic": {}}, 0, 0, 5.0), lambda p: p.prompt,  # noqa: E731
+                                     mixture, shown.append)
+    m = run_eval()
     # per problem: 2 of 4 right; the vote is a 2-2 tie won by the right answer (it comes first)
     assert m["eval/pass@1"] == pytest.approx(0.5)
     assert m["eval/pass@k"] == 1.0 and m["eval/maj@k"] == 1.0 and m["eval/k"] == 4.0
     assert m["eval/len_mean"] == pytest.approx(4.5) and m["eval/format_rate"] == 1.0
-    periodic_eval(session, 2)
+    run_eval()
     (ids1, seed1), (ids2, seed2) = pool.calls
     assert ids1 == ids2 == [f"arithmetic/test/{i}" for i in range(3)]  # the same held-out problems every time
-    assert seed1 == seed2 == eval_seed(cfg.train.seed)
+    assert seed1 == seed2 == build.eval_seed(cfg)
+    assert len(shown) == 2 and shown[0].startswith("eval: pass@1 0.500")
 
 
 def test_a_task_can_supply_its_own_votes():
@@ -141,9 +141,9 @@ def test_a_task_can_supply_its_own_votes():
     p = Problem("t/test/0", "t", "q", "42")
     scored = [ScoredRollout(Rollout(p.id, 0, [1], [2], text, [0.0], "stop", 0), 1.0, {"accuracy": 1.0}, "correct", "t")
               for text in ("the answer is 41", "the answer is 41", "the answer is 42")]
-    assert collect([p], scored, "")[0].answers == ["41", "41", "42"]  # the math extractor
+    assert collect([p], scored)[0].answers == ["41", "41", "42"]  # the math extractor
     task = SimpleNamespace(extract_answer=lambda response: response[-1])  # a task's own parser
-    assert collect([p], scored, "", {"t": task})[0].answers == ["1", "1", "2"]
+    assert collect([p], scored, {"t": task})[0].answers == ["1", "1", "2"]
 
 
 def _check_outputs(out: Path, problems: int, n: int) -> dict:

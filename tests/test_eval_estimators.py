@@ -1,4 +1,4 @@
-"""The evaluation estimators (r1zero.algo.metrics) against values worked out by hand."""
+"""The evaluation estimators (r1zero.eval_metrics) against values worked out by hand."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from r1zero.algo import metrics as est
-from r1zero.algo.metrics import ABSTAIN
+from r1zero import eval_metrics as est
+from r1zero.eval_metrics import ABSTAIN
 
 
 def test_pass_at_k_hand_values():
@@ -127,6 +127,6 @@ def test_metrics_module_needs_no_ray_or_vllm():
     import subprocess
     import sys
 
-    code = "import sys, r1zero.algo.metrics, r1zero.evaluation; print(any(m in sys.modules for m in ('ray', 'vllm')))"
+    code = "import sys, r1zero.eval_metrics, r1zero.evaluation; print(any(m in sys.modules for m in ('ray', 'vllm')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

@@ -18,8 +18,9 @@ BASE = [
     "model.name=tiny", "rollout.kv_cache_gib=0.25", "rollout.max_model_len=512", "train.wandb=disabled",
     "learner.micro_batch_tokens=2048",
 ]
+# digits answers are exactly max_tokens long by design: every completion ends by the cap, and is scored
 DIGITS = [*BASE, "data.tasks={digits: {}}", "data.prefill_think=false", "rollout.stop=[]", "rollout.max_tokens=8",
-          "learner.lr=3e-3", "reward.num_workers=0"]
+          "learner.lr=3e-3", "reward.num_workers=0", "reward.truncated=keep"]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -86,37 +87,106 @@ def test_resume_gives_the_same_weights(tmp_path, tiny_path):
     assert ta["completion"].tolist() == tb["completion"].tolist()
 
 
-def test_canary_catches_a_bad_weight_sync(tiny_path):
+def _pair(tiny_path, overrides=()):
     import ray
 
+    from r1zero.build import learner_kwargs
     from r1zero.learner import Learner
     from r1zero.placement import worker_env
-    from r1zero.rollout.pool import CanaryError, RolloutPool
-    from r1zero.rollout.weight_sync import state_dict_to_bytes
+    from r1zero.rollout.pool import RolloutPool
     from r1zero.rollout.worker import RolloutWorker
-    from r1zero.session import learner_hparams
 
     env = {"env_vars": worker_env(1)}
     worker = ray.remote(num_cpus=1, runtime_env=env)(RolloutWorker).remote(
         tiny_path, kv_cache_bytes=128 << 20, max_model_len=256)
     learner = ray.remote(num_cpus=1, runtime_env=env)(Learner).remote(
-        tiny_path, hp=learner_hparams(load_config(None, ["model.name=tiny"])), total_steps=1)
-    pool = RolloutPool([worker])
+        tiny_path, **learner_kwargs(load_config(None, ["model.name=tiny", *overrides])))
+    return RolloutPool([worker]), learner
+
+
+def test_canary_catches_a_bad_weight_sync(tiny_path):
+    import ray
+
+    from r1zero.rollout.pool import CanaryError
+    from r1zero.rollout.weight_sync import state_dict_to_bytes
+
+    pool, learner = _pair(tiny_path)
     ids = list(range(3, 40))
     try:
         assert pool.canary(learner, ids, 1e-3) < 1e-4
+        pool.verify_sync(learner, 0, "float32")
         # the learner's weights, arriving intact, agree after the sync
-        pool.load_weights(learner.export_weights.remote(), version=1)
+        pool.sync(learner, version=1)
+        pool.verify_sync(learner, 1, "float32")
         assert pool.canary(learner, ids, 1e-3) < 1e-4
-        # weights that differ from the learner's (a corrupted or half-applied sync) are caught
+        # weights that differ from the learner's (a corrupted or half-applied sync) are caught by both checks
         state = ray.get(learner.state_tensors.remote())
         bad = {k: v + 0.01 * torch.randn_like(v) for k, v in state.items()}
         pool.load_weights(ray.put(state_dict_to_bytes(bad)), version=2)
         with pytest.raises(CanaryError, match="worker 0: max \\|logprob diff\\|"):
             pool.canary(learner, ids, 1e-3)
+        with pytest.raises(CanaryError, match="differ from the learner's"):
+            pool.verify_sync(learner, 2, "float32")
     finally:
-        ray.kill(worker)
+        ray.kill(pool.workers[0])
         ray.kill(learner)
+
+
+def test_a_sync_that_did_nothing_is_caught(tiny_path):
+    """One optimizer step at lr 1e-6 moves the canary's logprobs far below any tolerance a GPU config can use; the
+    weights fingerprint still sees that the worker holds the old weights."""
+    import ray
+
+    from r1zero.batching import to_mini_batches
+    from r1zero.rollout.pool import CanaryError
+    from r1zero.types import Rollout, ScoredRollout
+
+    pool, learner = _pair(tiny_path, ["learner.lr=1e-6"])
+    ids = list(range(3, 40))
+    try:
+        pool.sync(learner, version=1)
+        rows = [ScoredRollout(Rollout(str(i), 0, [5, 6, 7], [8 + i, 9, 10], "", [-1.0] * 3, "stop", 1), 0.0, {}, "")
+                for i in range(4)]
+        ray.get(learner.train_step.remote(to_mini_batches(rows, [1.0, -1.0, 0.5, -0.5], pad_id=0,
+                                                          max_tokens_per_micro_batch=4096)))
+        assert pool.canary(learner, ids, 0.1) < 1e-2  # a loose (GPU bf16) tolerance cannot tell
+        with pytest.raises(CanaryError, match="differ from the learner's"):
+            pool.verify_sync(learner, 1, "float32")  # no sync happened since the update
+        ray.get([w.load_weights.remote(ray.get(learner.export_weights.remote()), 1) for w in pool.workers])
+        pool.verify_sync(learner, 1, "float32")
+        with pytest.raises(CanaryError, match="version 1, expected 2"):
+            pool.verify_sync(learner, 2, "float32")
+    finally:
+        ray.kill(pool.workers[0])
+        ray.kill(learner)
+
+
+def test_learner_and_vllm_agree_on_completions_sampled_at_temperature(tiny_path):
+    """vLLM samples at T = 0.7 and reports the logprobs of the distribution it sampled from; the learner divides its
+    logits by the same temperature: learner_vllm_logprob_diff (mean |difference| per token) stays at float noise.
+    A learner left at T = 1 disagrees by orders of magnitude more, so the assertion can fail."""
+    import ray
+
+    from r1zero.batching import to_mini_batches
+    from r1zero.build import learner_kwargs
+    from r1zero.learner import Learner
+    from r1zero.types import SamplingSpec, ScoredRollout
+
+    pool, learner = _pair(tiny_path, ["rollout.temperature=0.7"])
+    wrong = ray.remote(num_cpus=0)(Learner).remote(tiny_path, **learner_kwargs(load_config(None, ["model.name=tiny"])))
+    try:
+        rollouts = pool.generate(["1 + 2 =", "7 - 3 ="], [0, 1], ["a", "b"],
+                                 SamplingSpec(n=4, temperature=0.7, top_p=1.0, max_tokens=12, seed=5))
+        assert len(rollouts) == 8 and sum(len(r.completion_ids) for r in rollouts) > 20
+        rows = [ScoredRollout(r, 0.0, {}, "") for r in rollouts]
+        adv = [1.0, -1.0] * 4
+        ok = ray.get(learner.train_step.remote(to_mini_batches(rows, adv, pad_id=0, max_tokens_per_micro_batch=4096)))
+        bad = ray.get(wrong.train_step.remote(to_mini_batches(rows, adv, pad_id=0, max_tokens_per_micro_batch=4096)))
+        assert ok["learner_vllm_logprob_diff"] < 1e-4, ok
+        assert bad["learner_vllm_logprob_diff"] > 100 * max(ok["learner_vllm_logprob_diff"], 1e-6), bad
+    finally:
+        for actor in (pool.workers[0], learner, wrong):
+            ray.kill(actor)
 
 
 def test_broadcast_transport_on_gloo(tmp_path):

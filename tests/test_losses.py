@@ -74,8 +74,9 @@ def test_aggregation_modes():
 def test_approx_kl_and_is_weights():
     lp = torch.tensor([[math.log(2.0)]], dtype=torch.float64)
     _, m = policy_loss(lp, torch.zeros(1, 1, dtype=torch.float64), torch.tensor([1.0]), torch.ones(1, 1))
-    # k3 with log_ratio = log 2: exp(-log 2) + log 2 - 1 = 0.5 + 0.693147 - 1
-    assert m["approx_kl"] == pytest.approx(0.5 + math.log(2) - 1)
+    # KL(old || new) from tokens sampled by old, r = new/old = 2: (r - 1) - log r = 1 - 0.693147 (Schulman's k3 in
+    # the sampling direction; the audit found the reverse, exp(-log r) + log r - 1 = 0.193, in use)
+    assert m["approx_kl"] == pytest.approx(1.0 - math.log(2))
     w = truncated_is_weights(torch.tensor([[0.0, 0.0]]), torch.tensor([[math.log(4.0), -math.log(4.0)]]), cap=2.0)
     assert w.tolist()[0] == pytest.approx([0.25, 2.0])
     loss, _ = policy_loss(torch.zeros(1, 2), torch.zeros(1, 2), torch.tensor([1.0]), torch.ones(1, 2), is_weights=w)
@@ -92,6 +93,32 @@ def test_kl_estimators():
         kl_penalty(lp, ref, "k4")
 
 
-def test_shape_errors():
-    with pytest.raises(ValueError, match=r"\[B\]"):
-        policy_loss(torch.zeros(2, 3), torch.zeros(2, 3), torch.zeros(3), torch.ones(2, 3))
+def test_exponents_are_clamped():
+    """A token far from the reference (or from the old policy) gives a finite loss and gradient, not inf / NaN."""
+    lp = torch.tensor([[60.0, -60.0]], requires_grad=True)
+    k3 = kl_penalty(lp, torch.zeros(1, 2), "k3")
+    assert torch.isfinite(k3).all()
+    loss, m = policy_loss(lp, torch.zeros(1, 2), torch.tensor([1.0]), torch.ones(1, 2), clip_high=1e9)
+    (loss + k3.sum()).backward()
+    assert torch.isfinite(loss) and torch.isfinite(lp.grad).all() and math.isfinite(m["approx_kl"])
+    w = truncated_is_weights(torch.tensor([[80.0]]), torch.tensor([[-80.0]]), cap=2.0)
+    assert w.item() == 2.0
+
+
+def test_k2_and_k3_gradients_are_the_two_kl_directions():
+    """As a loss on tokens sampled from pi (samples fixed, so the gradient is E_pi[grad f]): k2 gives
+    grad KL(pi||ref), k3 grad KL(ref||pi), k1 zero. Exact sums over a 3-token vocabulary instead of samples."""
+    theta = torch.tensor([0.3, -0.2, 0.5], dtype=torch.float64, requires_grad=True)
+    ref = torch.log_softmax(torch.tensor([0.0, 0.4, -0.3], dtype=torch.float64), 0)
+
+    def loss_grad(est):
+        logp = torch.log_softmax(theta, 0)
+        return torch.autograd.grad((logp.exp().detach() * kl_penalty(logp, ref, est)).sum(), theta)[0]
+
+    logp = torch.log_softmax(theta, 0)
+    rev = torch.autograd.grad((logp.exp() * (logp - ref)).sum(), theta)[0]  # grad KL(pi || ref)
+    fwd = torch.autograd.grad((ref.exp() * (ref - torch.log_softmax(theta, 0))).sum(), theta)[0]  # grad KL(ref || pi)
+    torch.testing.assert_close(loss_grad("k2"), rev)
+    torch.testing.assert_close(loss_grad("k3"), fwd)
+    assert not torch.allclose(rev, fwd)
+    torch.testing.assert_close(loss_grad("k1"), torch.zeros(3, dtype=torch.float64))

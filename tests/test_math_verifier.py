@@ -18,7 +18,7 @@ from rewards.base import RewardResult
 from rewards.math import extract_answer, is_equivalent, score, warmup
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "data" / "math_equivalence_cases.jsonl"
+CORPUS = Path(__file__).resolve().parent / "fixtures" / "math_equivalence_cases.jsonl"  # sources: fixtures/README.md
 COMPLETION_HARNESSES = ("trl_accuracy_reward", "trl_reasoning_accuracy_reward", "openr1_accuracy_reward")
 
 # Rows flagged `label_dubious` follow our documented policy instead of the label:
@@ -41,7 +41,7 @@ DUBIOUS_POLICY = {
 
 def _load_corpus() -> list[dict]:
     if not CORPUS.is_file():
-        pytest.fail(f"labelled corpus missing: expected {CORPUS} (shared/ beside the repo clone)")
+        pytest.fail(f"labelled corpus missing: expected {CORPUS}")
     rows = [json.loads(line) for line in CORPUS.read_text().splitlines() if line.strip()]
     assert len(rows) == 106, f"corpus should have 106 rows, found {len(rows)}"
     return rows
@@ -80,7 +80,7 @@ def test_corpus_needs_no_sympy():
     code = (
         "import json, sys\n"
         "from rewards.math import is_equivalent, score\n"
-        "import rewards.math_sympy as ms\n"
+        "import rewards.math.sympy_client as ms\n"
         f"rows = [json.loads(l) for l in open({str(CORPUS)!r})]\n"
         "assert 'sympy' not in sys.modules\n"
         "for r in rows:\n"

@@ -39,7 +39,7 @@ def misbehave(x: int) -> RewardResult:
 
 def sympy_child_pid(sleep_s: float) -> RewardResult:
     """Starts this worker's sympy helper, reports its pid, then maybe overruns."""
-    import rewards.math_sympy as ms
+    import rewards.math.sympy_client as ms
 
     ms.CHILD.warmup(wait=True)
     pid = ms.CHILD._proc.pid

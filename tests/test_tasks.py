@@ -84,6 +84,12 @@ def test_countdown_reward_parts_and_lenient_extraction():
     assert task.score(wrap("1 + 1"), p).parts == {"accuracy": 0.0, "format": 1.0}
 
 
+def test_countdown_splits_are_disjoint_whatever_the_seeds():
+    keys = {split: {CountdownTask(seed=s).canonical(p) for s in (0, 1, 9) for p in CountdownTask(seed=s).problems(
+        split, 300)} for split in ("train", "test")}
+    assert len(keys["test"]) > 100 and not keys["train"] & keys["test"]
+
+
 def test_countdown_bad_args():
     with pytest.raises(ValueError, match="countdown needs"):
         CountdownTask(min_numbers=5, max_numbers=3)
@@ -102,9 +108,22 @@ def test_gsm8k_fixture_golds_and_scoring():
     assert task.score(wrap("11251"), p).reason == "wrong"
     assert task.score("<think> x </think> The answer is \\boxed{11250}.", p).parts == {"accuracy": 1.0,
                                                                                         "format": 0.0}
-    assert GSM8KTask(path=GSM8K, require_format=True).score("<think>x</think> \\boxed{11250}", p).reason == "no_answer"
+    assert GSM8KTask(path=GSM8K, lenient=False).score("<think>x</think> \\boxed{11250}", p).reason == "no_answer"
     assert task.problem("train", 9).answer == golds[1]  # wraps around a finite split
     assert gold_from_solution("a\n#### 1,000") == "1000" and gold_from_solution("no marker") is None
+
+
+def test_lenient_means_the_same_for_integer_and_math_tasks():
+    # the case: no answer block, the number after the reasoning; both helpers take it, or neither
+    response = "<think> x </think> 11250"
+    p = GSM8KTask(path=GSM8K).problem("train", 4)
+    assert GSM8KTask(path=GSM8K).score(response, p).parts == {"accuracy": 1.0, "format": 0.0}
+    assert GSM8KTask(path=GSM8K, lenient=False).score(response, p).reason == "no_answer"
+    arith = make_task("arithmetic")
+    q = arith.problem("train", 0)
+    assert arith.score(f"<think> x </think> {q.answer}", q).parts["accuracy"] == 1.0
+    assert make_task("arithmetic", lenient=False).score(f"<think> x </think> {q.answer}", q).reason == "no_answer"
+    assert GSM8KTask(path=GSM8K).score("<think> x </think> 11251", p).reason == "wrong"
 
 
 def test_math_fixture_golds_from_answer_or_boxed():
@@ -227,8 +246,11 @@ def test_registry_names_and_errors():
     assert {"arithmetic", "digits", "countdown", "gsm8k", "math", "code"} <= set(TASKS)
     with pytest.raises(KeyError, match=r"unknown task 'nope'; valid: \['arithmetic'.*gym:"):
         make_task("nope")
-    with pytest.raises(ValueError, match="task 'countdown': bad arguments"):
+    with pytest.raises(ValueError, match=r"task 'countdown': unknown argument \['nonsense'\]; valid: \['format_weight'"):
         make_task("countdown", nonsense=1)
+    with pytest.raises(ValueError, match=r"did you mean 'max_value' for 'max_valu'\?\); valid: \[") as e:
+        make_task("countdown", max_valu=9, use_all=True)
+    assert "'use_all'" in str(e.value) and "'seed'" not in str(e.value)  # valid names only, not the caller's
 
 
 def test_module_path_names_need_no_registry_entry():
@@ -257,7 +279,7 @@ def test_tasks_import_without_ray_or_vllm():
     import sys
 
     code = ("import sys; sys.modules['ray'] = None; sys.modules['vllm'] = None\n"
-            "import tasks.registry, tasks.sandbox, r1zero.task_cli\nprint('ok')")
+            "import tasks.registry, rewards.sandbox, r1zero.task_cli\nprint('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          cwd=Path(__file__).parents[1], env={**os.environ})
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

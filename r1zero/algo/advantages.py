@@ -70,10 +70,45 @@ ADVANTAGES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
     "rloo": rloo,
 }
 
+# The loss aggregation an estimator's paper pairs it with, used when algo.agg is 'auto' (Dr. GRPO's unbiasedness
+# needs its constant normaliser; the others default to DAPO's token mean).
+DEFAULT_AGG: dict[str, str] = {"dr_grpo": "seq_sum_norm"}
 
-def get_estimator(name: str) -> Callable[[Tensor, Tensor], Tensor]:
-    """Look an estimator up by name; an unknown name lists the valid ones."""
-    try:
-        return ADVANTAGES[name]
-    except KeyError:
-        raise KeyError(f"unknown advantage estimator {name!r}; valid: {sorted(ADVANTAGES)}") from None
+# ---------------------------------------------------------------------------------------------------------------
+# Completions cut off by the token cap (rollout.max_tokens), before the advantage. A cut-off completion has not
+# finished its answer, yet a lenient verifier may still find a right number in it (`<think> 3 + 4 = 7 and then 7`
+# earns full accuracy). The anchors treat it four ways; each is a pure function of
+#     rewards:   Tensor[N] float  the verifier's rewards
+#     lengths:   Tensor[N] long   completion tokens
+#     truncated: Tensor[N] bool   finish_reason == "length"
+# returning (rewards Tensor[N] float, in_loss Tensor[N] bool).
+
+
+def keep(rewards: Tensor, lengths: Tensor, truncated: Tensor, **_: float) -> tuple[Tensor, Tensor]:
+    """Scored as if finished (the behaviour before the audit)."""
+    return rewards.clone(), torch.ones_like(truncated, dtype=torch.bool)
+
+
+def zero(rewards: Tensor, lengths: Tensor, truncated: Tensor, **_: float) -> tuple[Tensor, Tensor]:
+    """Reward 0 for a cut-off completion (Dr. GRPO / oat, Liu et al. 2025): an unfinished answer earns nothing."""
+    return torch.where(truncated, torch.zeros_like(rewards), rewards), torch.ones_like(truncated, dtype=torch.bool)
+
+
+def mask(rewards: Tensor, lengths: Tensor, truncated: Tensor, **_: float) -> tuple[Tensor, Tensor]:
+    """Overlong filtering (DAPO, Yu et al. 2025, section 3.4): the cut-off completion keeps its reward for the group's
+    baseline but is left out of the loss, so truncation is neither rewarded nor punished."""
+    return rewards.clone(), ~truncated
+
+
+def soft(rewards: Tensor, lengths: Tensor, truncated: Tensor, *, max_tokens: int, buffer: int,
+         penalty: float = 1.0) -> tuple[Tensor, Tensor]:
+    """DAPO's soft overlong punishment (eq. 13): 0 up to max_tokens - buffer, then a linear ramp to -penalty at
+    max_tokens, added to the reward of every completion by its length (a truncated one sits at max_tokens)."""
+    if not 0 < buffer <= max_tokens:
+        raise ValueError(f"overlong buffer {buffer} must be in 1..max_tokens ({max_tokens})")
+    free = max_tokens - buffer
+    over = (lengths.to(rewards.dtype) - free).clamp(min=0) / buffer
+    return rewards - penalty * over.clamp(max=1.0), torch.ones_like(truncated, dtype=torch.bool)
+
+
+TRUNCATION: dict[str, Callable[..., tuple[Tensor, Tensor]]] = {"keep": keep, "zero": zero, "mask": mask, "soft": soft}

