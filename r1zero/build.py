@@ -113,12 +113,13 @@ def _actor(cls: type, res: dict[str, Any]):
                       runtime_env={"env_vars": worker_env(res["threads"])}, **custom)(cls)
 
 
-def start_rollout_workers(cfg: Config, model_path: str) -> list:
-    """cfg.rollout.num_workers RolloutWorker actors (not yet waited for)."""
+def start_rollout_workers(cfg: Config, model_path: str, slots: list[int] | None = None) -> list:
+    """RolloutWorker actors for `slots` (default: all cfg.rollout.num_workers), not yet waited for."""
     from r1zero.rollout.worker import RolloutWorker
 
     Worker = _actor(RolloutWorker, resources(cfg)["rollout"])
-    return [Worker.remote(model_path, **worker_kwargs(cfg, i)) for i in range(cfg.rollout.num_workers)]
+    slots = list(range(cfg.rollout.num_workers)) if slots is None else slots
+    return [Worker.remote(model_path, **worker_kwargs(cfg, i)) for i in slots]
 
 
 def learner_kwargs(cfg: Config) -> dict[str, Any]:

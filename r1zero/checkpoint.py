@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -19,8 +21,14 @@ def save(run_dir: Path, step: int, controller_state: dict[str, Any], save_learne
     final = root / f"step_{step:06d}"
     tmp = root / f".tmp_step_{step:06d}"
     shutil.rmtree(tmp, ignore_errors=True)
-    save_learner(str(tmp / "learner"))
-    (tmp / "controller.json").write_text(json.dumps(controller_state))
+    try:
+        save_learner(str(tmp / "learner"))
+        (tmp / "controller.json").write_text(json.dumps(controller_state))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a full disk must not also hold a half checkpoint
+        raise
+    # The fault tests widen the window between writing and publishing a checkpoint to kill the driver inside it.
+    time.sleep(float(os.environ.get("R1ZERO_TEST_CHECKPOINT_PAUSE_S", "0")))
     if final.exists():
         shutil.rmtree(final)
     tmp.rename(final)  # atomic on one filesystem: a checkpoint either exists whole or not at all

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from r1zero import evaluation, report, task_cli, trace_cli
+from r1zero import evaluation, report, task_cli, trace_cli, verify_cli
 from r1zero.config import ConfigError, describe, load_config
 from r1zero.placement import PlacementError
 
@@ -21,9 +21,29 @@ def _train(args: argparse.Namespace) -> int:
         for a in plan(cfg):
             print("  " + json.dumps(a))
         return 0
-    from r1zero.controller import train
+    if _ray_address():
+        from r1zero.placement import probe
 
-    out = train(cfg, resume=args.resume)
+        probe(_ray_address())  # a dead address is one line in seconds, before the slow imports and model loading
+    from r1zero.controller import RunStopped, train
+
+    resume, restarts = args.resume, 0
+    while True:
+        try:
+            out = train(cfg, resume=resume)
+            break
+        except RunStopped as e:
+            command = " ".join(["python launch.py", *([args.config] if args.config else []), *args.overrides,
+                                f"train.output_dir={cfg.train.output_dir}", "--resume"])
+            where = f"last complete checkpoint: {e.checkpoint}" if e.checkpoint else "no checkpoint yet"
+            if restarts < cfg.train.auto_resume:
+                restarts += 1
+                print(f"r1zero: {e.why}; {where}; resuming by itself ({restarts} of train.auto_resume="
+                      f"{cfg.train.auto_resume})", file=sys.stderr)
+                resume = True
+                continue
+            print(f"r1zero: run stopped: {e.why}; {where}; resume with: {command}", file=sys.stderr)
+            return 1
     run = out["run_dir"]
     print(f"done. metrics: {run}/metrics.jsonl  traces: {run}/traces/  checkpoints: {run}/checkpoints/  "
           f"final model: {out['final_model']}")
@@ -36,7 +56,7 @@ def _ray_address() -> str | None:
     return os.environ.get("RAY_ADDRESS")
 
 
-COMMANDS = ("train", "tasks", "traces", "report", "eval")
+COMMANDS = ("train", "tasks", "traces", "report", "eval", "verify-audit")
 # Commands whose options may come before, between or after their positional overrides (`--resume train.steps=1`).
 INTERMIXED = ("train", "eval")
 
@@ -50,7 +70,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     t.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in train.output_dir")
     t.add_argument("--dry-run", action="store_true", help="print the resolved config and the actor placement")
     t.set_defaults(fn=_train)
-    for module in (task_cli, trace_cli, report, evaluation):
+    for module in (task_cli, trace_cli, report, evaluation, verify_cli):
         module.add_parser(sub)
     return p, sub
 

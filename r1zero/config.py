@@ -14,7 +14,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from r1zero.algo.advantages import ADVANTAGES, DEFAULT_AGG, TRUNCATION
-from r1zero.algo.losses import AGGREGATIONS, KL_ESTIMATORS, POLICY_LOSSES
+from r1zero.algo.corrections import ROLLOUT_CORRECTIONS
+from r1zero.algo.losses import AGGREGATIONS, KL_ESTIMATORS, LOSS_DEFAULT_AGG, POLICY_LOSSES, loss_options
+from r1zero.algo.presets import PRESETS
 
 # Config Literals derive from the registries: a name that is not registered fails when the config loads.
 Estimator = Literal[tuple(ADVANTAGES)]  # type: ignore[valid-type]
@@ -22,6 +24,8 @@ Aggregation = Literal[("auto", *AGGREGATIONS)]  # type: ignore[valid-type]
 KLEstimator = Literal[tuple(KL_ESTIMATORS)]  # type: ignore[valid-type]
 PolicyLoss = Literal[tuple(POLICY_LOSSES)]  # type: ignore[valid-type]
 Truncation = Literal[tuple(TRUNCATION)]  # type: ignore[valid-type]
+RolloutCorrection = Literal[tuple(ROLLOUT_CORRECTIONS)]  # type: ignore[valid-type]
+Preset = Literal[("none", *PRESETS)]  # type: ignore[valid-type]
 
 
 class ConfigError(ValueError):
@@ -86,6 +90,9 @@ class RolloutConfig(Section):
     threads_per_worker: int = Field(1, gt=0, description="torch/OMP threads inside each rollout worker")
     ray_resources: dict[str, float] = Field(default_factory=dict, description="custom Ray resources each rollout worker requires, e.g. {node_a: 1} to force placement on the node started with --resources='{\"node_a\": 1}'")
     weight_transport: Literal["auto", "bytes", "broadcast"] = Field("auto", description="learner -> vLLM weights: 'bytes' (safetensors via Ray), 'broadcast' (NCCL on GPU / gloo on CPU); 'auto' = broadcast when the rollout workers have GPUs, else bytes")
+    sync_timeout_s: float = Field(600.0, gt=0, description="deadline of a weight sync, sync check or canary; past it the run stops with a clear error instead of hanging")
+    generate_timeout_s: float = Field(3600.0, gt=0, description="deadline of one worker's generation; past it the worker counts as hung and is replaced")
+    max_worker_restarts: int = Field(3, ge=0, description="rollout workers the run may replace (dead or hung) before it stops")
     canary_tolerance: float = Field(1e-3, gt=0, description="max |vLLM - learner| logprob on the canary sequence after a weight sync before the run stops")
     @field_validator("top_p")
     @classmethod
@@ -100,28 +107,43 @@ class RolloutConfig(Section):
 
 
 class AlgoConfig(Section):
+    preset: Preset = Field("none", description="a recipe in one word (r1zero.algo.presets, docs/recipes.md): r1-zero, dr-grpo, dapo; it sets the keys it implies that the YAML and the overrides leave unset")
     estimator: Estimator = Field("grpo", description="advantage estimator (r1zero.algo.advantages.ADVANTAGES)")
     loss: PolicyLoss = Field("ppo_clip", description="policy loss (r1zero.algo.losses.POLICY_LOSSES)")
     clip_low: float = Field(0.2, ge=0, description="lower clip range epsilon of the ratio")
     clip_high: float = Field(0.2, ge=0, description="upper clip range (DAPO clip-higher: 0.28)")
-    agg: Aggregation = Field("auto", description="loss aggregation (DAPO token_mean; GRPO seq_mean_token_mean; Dr.GRPO seq_sum_norm); 'auto' = the estimator's own (dr_grpo: seq_sum_norm, else token_mean)")
+    agg: Aggregation = Field("auto", description="loss aggregation (DAPO token_mean; GRPO seq_mean_token_mean; Dr.GRPO seq_sum_norm); 'auto' = the loss's own (gspo: seq_mean_token_mean), else the estimator's own (dr_grpo: seq_sum_norm), else token_mean")
     kl_coef: float = Field(0.0, ge=0, description="KL penalty weight toward the frozen initial policy (R1-Zero recipes often use 0)")
     kl_estimator: KLEstimator = Field("k3", description="per-token KL estimator (Schulman 2020; k1 is refused as a penalty: its expected gradient is 0)")
-    old_logprobs: Literal["learner", "rollout"] = Field("learner", description="'learner': the learner's logprobs before the update are the old policy, the vLLM mismatch is corrected by truncated IS; 'rollout': vLLM's logprobs are the old policy")
+    old_logprobs: Literal["learner", "rollout"] = Field("learner", description="'learner': the learner's logprobs before the update are the old policy, the vLLM mismatch is corrected by algo.rollout_correction; 'rollout': vLLM's logprobs are the old policy")
     tis_cap: float = Field(2.0, gt=0, description="truncation cap C of the importance weight min(pi_old/pi_vllm, C)")
     epochs: int = Field(1, gt=0, description="passes over each step's batch")
     mini_batches: int = Field(1, gt=0, description="optimizer steps per pass (verl's ppo_mini_batch_size): the clip range acts only when mini_batches > 1, epochs > 1 or old_logprobs='rollout' (else the ratio is exactly 1)")
+    loss_args: dict[str, float] = Field(default_factory=dict, description="options of the chosen loss beyond the clip range, e.g. {clip_cov_ratio: 2e-4} for clip_cov, {kl_cov_ratio: 2e-3, kl_cov_coef: 1} for kl_cov (names checked against the loss when the config loads)")
+    rollout_correction: RolloutCorrection = Field("tis", description="sampler/learner mismatch correction with old_logprobs='learner' (r1zero.algo.corrections): 'tis' truncated IS min(ratio, tis_cap), 'icepop' drop tokens whose ratio leaves [correction_low, correction_high], 'seq_mask' drop sequences whose geometric-mean ratio leaves it, 'none'")
+    correction_low: float = Field(0.5, ge=0, le=1, description="lower end of the ratio band pi_old/pi_rollout of 'icepop' and 'seq_mask'")
+    correction_high: float = Field(2.0, ge=1, description="upper end of the ratio band of 'icepop' and 'seq_mask' (seq_mask: a geometric mean moves far less than a token's ratio, narrow the band)")
+    dynamic_sampling: bool = Field(False, description="DAPO dynamic sampling: drop groups whose rewards are all equal and refill the batch from further prompts (r1zero.dynamic)")
+    max_sampling_rounds: int = Field(3, ge=0, description="dynamic sampling: extra generation rounds a step may spend refilling its batch; past it the step trains on the informative groups it has")
 
     @property
     def aggregation(self) -> str:
-        """The loss aggregation in force: `agg`, or the estimator's own when agg is 'auto'."""
-        return DEFAULT_AGG.get(self.estimator, "token_mean") if self.agg == "auto" else self.agg
+        """The loss aggregation in force: `agg`, or when agg is 'auto' the loss's own (GSPO: sequence mean), else the
+        estimator's own (Dr. GRPO: seq_sum_norm), else token_mean."""
+        if self.agg != "auto":
+            return self.agg
+        return LOSS_DEFAULT_AGG.get(self.loss) or DEFAULT_AGG.get(self.estimator, "token_mean")
 
     @model_validator(mode="after")
     def _check(self) -> "AlgoConfig":
         if self.kl_coef > 0 and self.kl_estimator == "k1":
             raise ValueError("kl_estimator 'k1' has zero expected gradient as a loss: use k2 (gradient of "
                              "KL(pi||ref)) or k3 (GRPO's)")
+        valid = loss_options(self.loss)
+        unknown = sorted(set(self.loss_args) - set(valid))
+        if unknown:
+            raise ValueError(f"algo.loss_args {unknown} are not options of loss {self.loss!r}; valid: "
+                             f"{sorted(valid) or 'none'}")
         return self
 
 
@@ -159,6 +181,8 @@ class TrainConfig(Section):
     keep_checkpoints: int = Field(2, gt=0, description="how many recent checkpoints to keep")
     wandb_project: str = Field("r1zero", description="wandb project; offline mode unless WANDB_API_KEY is set")
     wandb: Literal["auto", "online", "offline", "disabled"] = Field("auto", description="'auto' = online with an API key, offline without")
+    max_staleness: int = Field(0, ge=0, description="async pipeline: the next k steps generate while the learner trains (0 = synchronous, strictly on-policy); rollouts more than k policy versions old are regenerated")
+    auto_resume: int = Field(0, ge=0, description="times the run restarts itself from its last checkpoint after the learner dies (0: stop with the resume command)")
     eval_every: int = Field(0, ge=0, description="held-out evaluation every N steps (0 = off)")
     eval_problems: int = Field(32, gt=0, description="held-out problems per periodic evaluation")
 
@@ -171,6 +195,14 @@ class Config(Section):
     learner: LearnerConfig = Field(default_factory=LearnerConfig, description="optimizer and learner actor")
     reward: RewardConfig = Field(default_factory=RewardConfig, description="reward scoring processes")
     train: TrainConfig = Field(default_factory=TrainConfig, description="loop, logging, checkpoints")
+
+    @model_validator(mode="after")
+    def _can_train(self) -> "Config":
+        r = self.rollout
+        if r.max_tokens >= r.max_model_len:
+            raise ValueError(f"rollout.max_tokens ({r.max_tokens}) leaves no room for a prompt within "
+                             f"rollout.max_model_len ({r.max_model_len})")
+        return self
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -233,13 +265,43 @@ def _format_validation(err: ValidationError) -> str:
     first = err.errors()[0]
     loc = ".".join(str(x) for x in first["loc"])
     got = first.get("input")
-    got_s = repr(got) if not isinstance(got, dict) else "a mapping"
-    return f"config error: {loc}: {first['msg']} (got {got_s})"
+    msg = first["msg"].removeprefix("Value error, ")
+    if isinstance(got, dict):  # a section-level check: its message names the keys itself
+        return f"config error: {loc + ': ' if loc else ''}{msg}"
+    return f"config error: {loc}: {msg} (got {got!r})"
+
+
+def _dotted_keys(data: dict[str, Any], prefix: str = "") -> set[str]:
+    """Every key path a YAML mapping or the overrides set, sections included ('algo', 'algo.clip_high')."""
+    keys = set()
+    for k, v in data.items():
+        path = f"{prefix}{k}"
+        keys.add(path)
+        if isinstance(v, dict) and k != "tasks":
+            keys |= _dotted_keys(v, path + ".")
+    return keys
+
+
+def _apply_preset(data: dict[str, Any], explicit: set[str]) -> None:
+    """Set, in place, each key of the preset algo.preset names that the user did not set (the YAML and the overrides
+    win over the preset, the preset over the defaults). An unknown preset name is left for validation to report."""
+    algo = data.get("algo")
+    name = algo.get("preset") if isinstance(algo, dict) else None
+    for key, value in (PRESETS.get(name, {}) if isinstance(name, str) else {}).items():
+        if key in explicit:
+            continue
+        node = data
+        *sections, leaf = key.split(".")
+        for part in sections:
+            node = node[part]
+        node[leaf] = value
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    """Defaults, then the YAML file (if any), then `key=value` overrides. Raises ConfigError on user mistakes."""
+    """Defaults, then algo.preset's settings, then the YAML file (if any), then `key=value` overrides. Raises
+    ConfigError on user mistakes."""
     data: dict[str, Any] = Config().model_dump()
+    explicit: set[str] = set()
     if path is not None:
         p = Path(path)
         if not p.is_file():
@@ -250,11 +312,14 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
             raise ConfigError(f"config error: {p} is not valid YAML: {str(e).splitlines()[0]}") from None
         _check_keys(Config, loaded, "")
         data = _merge(data, loaded)
+        explicit |= _dotted_keys(loaded)
     over: dict[str, Any] = {}
     for item in overrides:
         _apply_override(over, item)
     _check_keys(Config, over, "")
     data = _merge(data, over)
+    explicit |= _dotted_keys(over)
+    _apply_preset(data, explicit)
     try:
         return Config.model_validate(data)
     except ValidationError as e:

@@ -26,6 +26,7 @@ from typing import Any
 from r1zero import build
 from r1zero import eval_metrics as est
 from r1zero.config import Config, load_config
+from tasks.overlap import seen_in_training
 
 PASS = 1.0 - 1e-6  # a sample passes when its accuracy is 1 (partial credit, e.g. the digits task, does not pass)
 EQUIV_TIMEOUT_S = 1.0  # per answer pair when clustering for majority votes
@@ -135,14 +136,22 @@ def scaling(results: list[ProblemResult], label: str, *, seed: int = 0, max_subs
 # ------------------------------------------------------------------------------------- periodic evaluation
 
 
-def periodic_eval(cfg: Config, pool: Any, scorer: Any, render: Any, mixture: Any, show: Any = print) -> dict[str, float]:
+def eval_problems(cfg: Config, mixture: Any) -> tuple[list, int]:
+    """The periodic eval's fixed test problems (step 0 of the mixture's stream over the test split: the same ones at
+    every evaluation) and how many of them the run's training stream draws (0 when the splits are disjoint)."""
+    problems = mixture.batch(0, cfg.train.eval_problems, split="test")
+    return problems, seen_in_training(mixture, problems, cfg.train.steps, cfg.data.prompts_per_step)
+
+
+def periodic_eval(cfg: Config, pool: Any, scorer: Any, render: Any, mixture: Any, show: Any = print,
+                  problems: tuple[list, int] | None = None) -> dict[str, float]:
     """Evaluate the current policy on a fixed set of cfg.train.eval_problems test problems, rollout.n samples each,
     through the run's rollout workers (`pool`), scorer, prompt renderer and task mixture. `show` prints the summary
-    line. Returns "eval/..." metrics for the step's metrics line."""
+    line; `problems` is eval_problems(cfg, mixture), computed once per run. Returns "eval/..." metrics for the step's
+    metrics line."""
     t0 = time.perf_counter()
     r = cfg.rollout
-    # step 0 of the mixture's stream over the test split: the same problems at every evaluation
-    problems = mixture.batch(0, cfg.train.eval_problems, split="test")
+    problems, seen = problems or eval_problems(cfg, mixture)
     rollouts = pool.generate([render(p) for p in problems], list(range(len(problems))), [p.id for p in problems],
                              build.sampling_spec(cfg, seed=build.eval_seed(cfg)))
     scored, _ = scorer.score(rollouts, {p.id: p for p in problems})
@@ -150,7 +159,8 @@ def periodic_eval(cfg: Config, pool: Any, scorer: Any, render: Any, mixture: Any
     s = summarize(results, r.n, seed=cfg.train.seed)
     m = {"eval/pass@1": s["pass@1"], "eval/maj@k": s["maj@k"], "eval/pass@k": s["pass@k"], "eval/k": float(r.n),
          "eval/accuracy_mean": s["accuracy_mean"], "eval/format_rate": s["format_rate"], "eval/len_mean": s["len_mean"],
-         "eval/truncation_rate": s["truncation_rate"], "time/eval": time.perf_counter() - t0}
+         "eval/truncation_rate": s["truncation_rate"], "eval/seen_in_training": float(seen),
+         "time/eval": time.perf_counter() - t0}
     show(f"eval: pass@1 {m['eval/pass@1']:.3f}  maj@{r.n} {m['eval/maj@k']:.3f}  pass@{r.n} {m['eval/pass@k']:.3f}  "
          f"len {m['eval/len_mean']:.0f}")
     return m
@@ -335,6 +345,9 @@ def run_eval(cfg: Config, *, model: str | None, k: int, n: int, problems: int, o
         label = label or em.label
         tasks = build.tasks(cfg)
         probs = held_out_problems(tasks, problems)
+        seen = seen_in_training(build.mixture(cfg), probs, cfg.train.steps, cfg.data.prompts_per_step)
+        console.print(f"eval: {seen} of {len(probs)} test problems were drawn by the config's training stream "
+                      f"({cfg.train.steps} steps x {cfg.data.prompts_per_step} prompts)", markup=False)
         console.print(f"eval: {label} ({em.path}) on {len(probs)} test problems x {n} samples, T={cfg.rollout.temperature}",
                       markup=False)
         t0 = time.perf_counter()
@@ -351,7 +364,7 @@ def run_eval(cfg: Config, *, model: str | None, k: int, n: int, problems: int, o
     curve = scaling(results, label, seed=seed, max_subsets=max_subsets)
     record = {
         "label": label, "model": em.path, "model_arg": model, "date": datetime.date.today().isoformat(), "k": k, "n": n,
-        "seed": seed, "problems_per_task": problems, "tasks": {t: s.args for t, s in cfg.data.tasks.items()},
+        "seed": seed, "problems_per_task": problems, "seen_in_training": seen, "tasks": {t: s.args for t, s in cfg.data.tasks.items()},
         "sampling": {"temperature": cfg.rollout.temperature, "top_p": cfg.rollout.top_p,
                      "max_tokens": cfg.rollout.max_tokens, "stop": list(cfg.rollout.stop)},
         "metrics": summaries, "scaling": curve, "generate_seconds": gen_seconds,

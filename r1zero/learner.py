@@ -14,14 +14,8 @@ from typing import Any
 
 import torch
 
-from r1zero.algo.losses import (
-    POLICY_LOSSES,
-    Normaliser,
-    aggregate,
-    entropy_from_logits,
-    kl_penalty,
-    truncated_is_weights,
-)
+from r1zero.algo.corrections import mismatch_kl, rollout_weights
+from r1zero.algo.losses import POLICY_LOSSES, Normaliser, aggregate, entropy_from_logits, kl_penalty
 from r1zero.config import AlgoConfig, LearnerConfig, RolloutConfig
 from r1zero.types import MiniBatch, TrainBatch
 
@@ -168,16 +162,19 @@ class Learner:
         with self._autocast():
             lp, ent = token_logprobs(self.model, b, self.temperature)
         mask = b.loss_mask
+        # The learner's pre-update logprobs (in a single optimizer step: the current ones, ratio 1).
+        learner_old = b.old_logprobs if b.old_logprobs is not None else lp.detach()
         is_w = None
         if a.old_logprobs == "rollout":
             old = b.rollout_logprobs
         else:
-            # The pre-update logprobs are the old policy (in a single optimizer step: the current ones, ratio 1); the
-            # vLLM/learner mismatch is corrected by truncated importance sampling against them (Yao et al. 2025).
-            old = b.old_logprobs if b.old_logprobs is not None else lp.detach()
-            is_w = truncated_is_weights(old, b.rollout_logprobs, a.tis_cap) * mask
+            # The pre-update logprobs are the old policy; the vLLM/learner mismatch is corrected by the configured
+            # rollout correction against them (r1zero.algo.corrections: truncated IS, IcePop, sequence masking).
+            old = learner_old
+            is_w = rollout_weights(a.rollout_correction, old, b.rollout_logprobs, mask, cap=a.tis_cap,
+                                   low=a.correction_low, high=a.correction_high)
         loss, m = POLICY_LOSSES[a.loss](lp, old, b.advantages, mask, clip_low=a.clip_low, clip_high=a.clip_high,
-                                        agg=a.aggregation, is_weights=is_w, norm=norm)
+                                        agg=a.aggregation, is_weights=is_w, norm=norm, **a.loss_args)
         kl = torch.zeros(())
         if self.ref is not None:
             kl = aggregate(kl_penalty(lp, b.ref_logprobs, a.kl_estimator), mask, a.aggregation, norm=norm)
@@ -185,14 +182,18 @@ class Learner:
         loss.backward()
         n_tok = float(mask.sum())
         diff = ((lp.detach() - b.rollout_logprobs).abs() * mask).sum()
-        for k, v in (("loss", loss.item()), ("kl", kl.item()), ("clip_frac", m["clip_frac"] * n_tok),
-                     ("approx_kl", m["approx_kl"] * n_tok), ("entropy", float((ent * mask).sum())),
-                     ("vllm_diff", float(diff)), ("tokens", n_tok)):
+        token_sums = {k: v * n_tok for k, v in m.items()}  # the loss's own metrics are per-token fractions/means
+        token_sums["mismatch_kl"] = mismatch_kl(learner_old, b.rollout_logprobs, mask) * n_tok
+        if is_w is not None:  # tokens the rollout correction took out of the gradient
+            token_sums["correction_masked_frac"] = float(((is_w == 0) & mask.bool()).sum())
+        for k, v in (("loss", loss.item()), ("kl", kl.item()), ("entropy", float((ent * mask).sum())),
+                     ("vllm_diff", float(diff)), ("tokens", n_tok), *token_sums.items()):
             sums[k] = sums.get(k, 0.0) + v
 
     def train_step(self, minis: list[MiniBatch]) -> dict[str, float]:
         """One RL step: `epochs` passes over the step's mini-batches, one optimizer step per mini-batch; returns
-        metrics (loss and kl are per optimizer step, the token metrics are means over every trained token)."""
+        metrics (loss and kl are per optimizer step, the token metrics are means over every trained token;
+        mismatch_kl: k3 of KL(vLLM || learner before the update) on the sampled tokens)."""
         t0 = time.perf_counter()
         a = self.algo
         minis = [MiniBatch([self._to_device(b) for b in mb.micro_batches], mb.tokens, mb.seqs, mb.skipped)
@@ -213,10 +214,12 @@ class Learner:
                 self.opt_steps += 1
                 steps += 1
         n = max(sums.get("tokens", 0.0), 1.0)
+        per_step = {"loss", "kl", "vllm_diff", "tokens"}
         return {
             "loss": sums.get("loss", 0.0) / steps, "kl": sums.get("kl", 0.0) / steps,
-            "clip_frac": sums.get("clip_frac", 0.0) / n, "approx_kl": sums.get("approx_kl", 0.0) / n,
-            "entropy": sums.get("entropy", 0.0) / n, "grad_norm": grad_norm, "lr": lr, "optimizer_steps": steps,
+            "clip_frac": 0.0, "approx_kl": 0.0, "mismatch_kl": 0.0, "entropy": 0.0,
+            **{k: v / n for k, v in sums.items() if k not in per_step},  # token means: entropy, clip_frac, ...
+            "grad_norm": grad_norm, "lr": lr, "optimizer_steps": steps,
             "learner_vllm_logprob_diff": sums.get("vllm_diff", 0.0) / n,
             "train_tokens": sum(float(b.loss_mask.sum()) for mb in minis for b in mb.micro_batches),
             "skipped_rows": float(sum(mb.skipped for mb in minis)),

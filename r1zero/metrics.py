@@ -35,6 +35,34 @@ def rollout_metrics(scored: list[ScoredRollout], reasons: Counter) -> dict[str, 
     return m
 
 
+# Alarm thresholds. Entropy: the default run fell from 2.7 to ~0.1 nats/token by step 15 and stalled there (issue 15);
+# below 0.2 nearly every group samples one answer. No gradient: past half the groups, most of the batch is dead weight.
+ENTROPY_FLOOR = 0.2  # nats/token
+NO_GRADIENT_CEILING = 0.5  # fraction of groups with all-equal rewards
+ALARMS = {  # metric -> what the report says when it fired
+    "alarm/entropy_collapse": "policy entropy fell below {entropy_floor:g} nats/token: sampling has collapsed onto "
+                              "a few answers (try clip-higher, algo.loss=clip_cov or kl_cov, docs/recipes.md)",
+    "alarm/no_gradient": "more than {no_gradient_ceiling:.0%} of the groups had all-equal rewards and carried no "
+                         "gradient, and dynamic sampling (if on) could not refill the batch (try "
+                         "algo.dynamic_sampling=true, more algo.max_sampling_rounds or harder problems, "
+                         "docs/recipes.md)",
+}
+
+
+def alarm_metrics(m: dict[str, Any], *, entropy_floor: float = ENTROPY_FLOOR,
+                  no_gradient_ceiling: float = NO_GRADIENT_CEILING) -> dict[str, float]:
+    """1.0 / 0.0 per alarm for one step's metrics (learner's `entropy`, rollouts' `equal_reward_group_frac`).
+
+    Under dynamic sampling (`dynamic/*` metrics present) the kept batch has no all-equal group by construction: the
+    alarm then fires when the fraction before the filter passed the ceiling *and* the refills could not fill the
+    batch (`dynamic/filled` 0), i.e. the step trained on fewer informative groups than it asked for. A metric that is
+    missing raises no alarm, nor does the entropy of a step that trained no token."""
+    eq = m.get("dynamic/equal_reward_group_frac", m.get("equal_reward_group_frac"))
+    ent = m.get("entropy") if m.get("train_tokens", 1) else None  # nothing trained: the learner measured nothing
+    dead = eq is not None and eq > no_gradient_ceiling and not m.get("dynamic/filled", 0.0)
+    return {"alarm/entropy_collapse": float(ent is not None and ent < entropy_floor), "alarm/no_gradient": float(dead)}
+
+
 def console_line(step: int, m: dict[str, Any]) -> str:
     """The one line per step the console shows (metrics.jsonl has everything)."""
     return (f"step {step:4d}  reward {m['reward_mean']:.3f}  acc {m['accuracy']:.2f}  fmt {m['format_rate']:.2f}  "

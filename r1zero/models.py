@@ -146,11 +146,61 @@ def resolve_model(name: str, tiny_seed: int = 0) -> str:
         return str(build_tiny(cache_dir() / f"tiny-v{TINY_VERSION}-seed{tiny_seed}", seed=tiny_seed))
     if name == "smollm2-135m":
         return str(build_smollm2(cache_dir() / "smollm2-135m-instruct-fp32"))
-    if Path(name).expanduser().is_dir():
-        path = Path(name).expanduser()
-        if not (path / "config.json").is_file():
-            raise FileNotFoundError(f"model folder {path} has no config.json")
-        return str(path.resolve())
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return str(_check_folder(path))
+    if name.startswith(("/", ".", "~")) or path.exists():
+        raise FileNotFoundError(f"model {name!r}: no such folder")
     if "/" not in name:
         raise ValueError(f"unknown model {name!r}: not an embedded model {list(EMBEDDED)}, a folder, or a hub name (org/name)")
+    return _hub_model(name)
+
+
+def _check_folder(path: Path) -> Path:
+    """A local HF folder must hold a config and weights (vLLM and transformers fail far later, with tracebacks)."""
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"model folder {path} has no config.json")
+    if not any(f.suffix in (".safetensors", ".bin") or f.name.endswith(".index.json") for f in path.iterdir()):
+        raise FileNotFoundError(f"model folder {path} has no weights (*.safetensors or *.bin)")
+    return path.resolve()
+
+
+def _hub_model(name: str) -> str:
+    """A hub name: its cached snapshot folder when the HF cache has it; else the name, if the hub answers within
+    seconds. Without this check an unreachable hub costs ~50 s of retries and two tracebacks."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return str(_check_folder(Path(snapshot_download(name, local_files_only=True))))
+    except (LocalEntryNotFoundError, FileNotFoundError, ValueError):
+        pass
+    if os.environ.get("HF_HUB_OFFLINE") == "1" or not _reachable(os.environ.get("HF_ENDPOINT", "https://huggingface.co")):
+        raise ValueError(f"model {name!r} is not a local folder, not in the Hugging Face cache, and the hub is not "
+                         f"reachable (offline): download it first or give a local folder")
     return name
+
+
+def _reachable(url: str, timeout_s: float = 3.0) -> bool:
+    import socket
+    from urllib.parse import urlparse
+
+    u = urlparse(url)
+    try:
+        with socket.create_connection((u.hostname or "", u.port or (443 if u.scheme == "https" else 80)), timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def check_context(model_path: str, max_model_len: int) -> None:
+    """ValueError when the engine's token limit exceeds what the model was trained for (read from its config)."""
+    import json
+
+    cfg_file = Path(model_path) / "config.json"
+    if not cfg_file.is_file():
+        return  # a hub name not yet downloaded: the engine checks it
+    limit = json.loads(cfg_file.read_text()).get("max_position_embeddings")
+    if isinstance(limit, int) and max_model_len > limit:
+        raise ValueError(f"rollout.max_model_len ({max_model_len}) is beyond the model's context "
+                         f"(max_position_embeddings {limit} in {cfg_file})")

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from r1zero import emergence
-from r1zero.metrics import read_metrics
+from r1zero.metrics import ALARMS, ENTROPY_FLOOR, NO_GRADIENT_CEILING, alarm_metrics, read_metrics
 from r1zero.trace_cli import clean
 from r1zero.traces import read_traces, require_run_dir
 
@@ -250,6 +250,34 @@ def follow_section(df: pd.DataFrame, changed: pd.DataFrame, follow: str | None) 
                       "completion": _text(r.best_completion)} for r in h.itertuples()]}
 
 
+def _ranges(steps: list[int]) -> str:
+    """[1, 2, 3, 7] -> '1-3, 7'."""
+    runs: list[list[int]] = []
+    for s in steps:
+        if runs and s == runs[-1][1] + 1:
+            runs[-1][1] = s
+        else:
+            runs.append([s, s])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+
+
+def alarm_rows(records: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """One row per alarm that fired: its message, the steps, whether it still held at the last step. A record that
+    has no alarm/* keys (a run from before the alarms) is judged from its entropy and group metrics."""
+    fired: dict[str, list[int]] = {k: [] for k in ALARMS}
+    for rec in records:
+        computed = alarm_metrics(rec)
+        for key in ALARMS:
+            value = rec.get(key, computed[key])
+            if _is_num(value) and value > 0:
+                fired[key].append(int(rec["step"]))
+    last = records[-1]["step"] if records else None
+    text = {"entropy_floor": ENTROPY_FLOOR, "no_gradient_ceiling": NO_GRADIENT_CEILING}
+    return [{"message": ALARMS[k].format(**text), "steps": _ranges(steps), "count": str(len(steps)),
+             "of": str(len(records)), "now": "yes" if steps[-1] == last else "no"}
+            for k, steps in fired.items() if steps]
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Assembly
 
@@ -268,7 +296,8 @@ def build_report(run_dir: str | Path, phrases: tuple[str, ...] = emergence.DEFAU
     """The HTML page as a string. Raises FileNotFoundError / ValueError (one line) on a missing or empty run."""
     run = require_run_dir(run_dir)
     df = read_traces(run)
-    metrics = pd.DataFrame(read_metrics(run))
+    records = read_metrics(run)
+    metrics = pd.DataFrame(records)
     if df.empty and metrics.empty:
         raise ValueError(f"nothing to report yet in {run}: no trace steps under traces/ and no metrics.jsonl rows")
     if metrics.empty:
@@ -294,6 +323,7 @@ def build_report(run_dir: str | Path, phrases: tuple[str, ...] = emergence.DEFAU
         steps_done=len(steps_done), last_step=steps_done[-1] if steps_done else None, planned=planned,
         finished=(run / "final").is_dir(), traced_steps=len(summary), samples=len(df),
         phrases=", ".join(phrases), plots=make_plots(summary, metrics), summary=table, thinned=thinned,
+        alarms=alarm_rows(records),
         aha=[{"phrase": r.phrase, "first_step": str(r.first_step), "count": str(r.count), "prompt": _text(r.prompt),
               "completion": _text(r.completion), "reward": _fmt(r.reward)} for r in aha.itertuples()],
         best=sample_rows(emergence.extremes(df, top, best=True)),

@@ -13,7 +13,7 @@ from typing import Any
 from r1zero import build, checkpoint
 from r1zero.config import Config
 from r1zero.metrics import MetricsLogger
-from r1zero.models import resolve_model
+from r1zero.models import check_context, resolve_model
 from r1zero.placement import init_ray, wait_ready
 from r1zero.rewarding import RewardScorer
 from r1zero.rollout.pool import RolloutPool
@@ -32,7 +32,6 @@ class Session:
     learner: Any
     scorer: RewardScorer
     logger: MetricsLogger
-    canary_ids: list[int]
     start_step: int = 0
 
     @classmethod
@@ -46,23 +45,27 @@ class Session:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.json").write_text(build.config_json(cfg))
         model_path = resolve_model(cfg.model.name, cfg.model.tiny_seed)
+        check_context(model_path, cfg.rollout.max_model_len)
         tokenizer = build.load_tokenizer(model_path)
         mixture = build.mixture(cfg)
         init_ray(cfg)
         workers = build.start_rollout_workers(cfg, model_path)
         learner = build.start_learner(cfg, model_path)
         try:
-            pool = RolloutPool(workers)
-            start_step = _connect(cfg, ckpt, pool, learner)
-            canary_ids = tokenizer(cfg.rollout.canary_text).input_ids
-            pool.verify_sync(learner, start_step, cfg.rollout.dtype)  # the initial load must agree too
-            pool.canary(learner, canary_ids, cfg.rollout.canary_tolerance)
+            r = cfg.rollout
+            pool = RolloutPool(workers, learner, make_worker=lambda i: build.start_rollout_workers(cfg, model_path, [i])[0],
+                               dtype=r.dtype, canary_ids=tokenizer(r.canary_text).input_ids,
+                               tolerance=r.canary_tolerance, sync_timeout_s=r.sync_timeout_s,
+                               generate_timeout_s=r.generate_timeout_s, max_restarts=r.max_worker_restarts)
+            start_step = _connect(cfg, ckpt, pool)
+            pool.verify_sync()  # the initial load must agree too
+            pool.canary()
             pad = tokenizer.pad_token_id
             logger = MetricsLogger(run_dir, cfg.model_dump(), cfg.train.wandb, cfg.train.wandb_project,
                                    resume=ckpt is not None, steps=cfg.train.steps, start_step=start_step, console=console)
             return cls(cfg, run_dir, model_path, mixture, build.renderer(cfg, tokenizer, mixture.tasks),
                        pad if pad is not None else tokenizer.eos_token_id, pool, learner, build.scorer(cfg), logger,
-                       canary_ids, start_step)
+                       start_step)
         except BaseException:
             for actor in [*workers, learner]:  # a failed start must not leave actors holding the cluster
                 ray.kill(actor)
@@ -75,25 +78,25 @@ class Session:
         self.logger.close()
         self.scorer.close()
         for actor in [*self.rollouts.workers, self.learner]:
-            ray.kill(actor)
+            ray.kill(actor, no_restart=True)
 
 
-def _connect(cfg: Config, ckpt: Path | None, pool: RolloutPool, learner: Any) -> int:
+def _connect(cfg: Config, ckpt: Path | None, pool: RolloutPool) -> int:
     """Wait for the actors, restore a checkpoint, open the weight transport; returns the step to start from."""
     import ray
 
     r = cfg.rollout
-    wait_ready([w.info.remote() for w in pool.workers] + [learner.info.remote()], "starting actors")
+    wait_ready([w.info.remote() for w in pool.workers] + [pool.learner.info.remote()], "starting actors")
     start_step = 0
     if ckpt is not None:
         state = checkpoint.load_controller_state(ckpt)
-        ray.get(learner.load_state.remote(str(ckpt / "learner")))
+        ray.get(pool.learner.load_state.remote(str(ckpt / "learner")))
         start_step = int(state["step"])
     transport = r.weight_transport
     if transport == "auto":
         transport = "broadcast" if r.gpus_per_worker > 0 else "bytes"
     if transport == "broadcast":
-        pool.connect_broadcast(learner, backend="nccl" if r.gpus_per_worker > 0 else "gloo")
+        pool.connect_broadcast(backend="nccl" if r.gpus_per_worker > 0 else "gloo")
     if ckpt is not None:
-        pool.sync(learner, version=start_step)
+        pool.sync(version=start_step)
     return start_step

@@ -40,9 +40,10 @@ class ArithmeticTask(Task):
         prefill_think: bool = True,
     ) -> None:
         """family: reasoning-gym generator; digits/terms: size of each problem; format_weight: weight of the strict
-        format reward added to accuracy; tag_weight: share of the format weight earned by partial tags (0 = strict only);
-        lenient: accept the last integer after the reasoning when there is no <answer> block; prefill_think: the
-        prompt prefills '<think>' (keep it equal to data.prefill_think): that tag earns no partial credit."""
+        format reward added to accuracy; tag_weight: share of the format weight earned by partial tags (0 = strict
+        only); lenient: accept the last integer after the reasoning when there is no <answer> block;
+        prefill_think: the prompt prefills '<think>' (keep it equal to data.prefill_think): that tag earns no partial
+        credit."""
         super().__init__(seed)
         if family not in FAMILIES:
             raise ValueError(f"arithmetic family {family!r} unknown; valid: {list(FAMILIES)}")

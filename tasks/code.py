@@ -30,8 +30,8 @@ from typing import Any
 
 from rewards.base import RewardResult
 from rewards.format import answer_block, strict_format
-from tasks.base import Problem, Task, load_rows
 from rewards.sandbox import SandboxResult, run_function
+from tasks.base import Problem, Task, load_rows
 
 MAX_CODE_CHARS = 20_000
 _FENCE = re.compile(r"```(?:python|py)?[^\n]*\n(.*?)```", re.DOTALL)

@@ -7,8 +7,11 @@ Data (through HF `datasets`): a local file `path=` (.jsonl / .json / .parquet / 
     answer    the worked solution whose last line is `#### <final answer>`, e.g. "... = 72\n#### 72"
 The gold answer is the text after `####` with thousands separators removed. A row missing a column, an answer with
 no `####` line, or an empty file fails with one line naming the file, the row and the field.
-Reward: accuracy (rewards.math.score: answer block, else the last \\boxed{} or "the answer is") + format_weight *
-strict R1 format. Parts "accuracy" and "format".
+Splits: give the test split its own rows (`test_path=`, or the hub's "test"): with `path=` alone both splits read
+the same file and `r1zero tasks check` fails on the overlap.
+Reward: accuracy (rewards.math.score on the answer block; lenient=True (default): else the last \\boxed{}, "the
+answer is", or the last number after the reasoning; plain or LaTeX numbers, not `3.5e3`) + format_weight * strict R1
+format. Parts "accuracy" and "format".
 """
 
 from __future__ import annotations

@@ -42,6 +42,12 @@ SELF_CHECK_FAILURES: dict[str, str] = {
     "rubiks_cube": "no reference answer (the verifier simulates the moves): gold cannot be checked",
     "rush_hour": "no reference answer (the verifier simulates the moves): gold cannot be checked",
     "composite": "needs a config naming its sub-datasets (args: {datasets: ...}); nothing to build by default",
+    # found by the hedge check (`r1zero tasks gym-survey -n 3 --time-limit 30 --only <20 generators>`, reasoning-gym
+    # 0.1.19): a hedged answer earns the full score, so a policy can learn to hedge
+    "fraction_simplification": "accepts 'WRONG or GOLD': the verifier reads the last fraction of the answer",
+    "spell_backward": "accepts 'GOLD or WRONG': per-character prefix credit sums to 1.0 for any answer starting "
+                      "with the gold",
+    "time_intervals": "accepts 'WRONG or GOLD' / 'GOLD or WRONG': the verifier parses only one part of the answer",
 }
 # Slow ones at size 10,000 on 2 cores (they pass): acre takes ~5-18 s to build, group_anagrams ~8 s; knight_swap
 # makes ~1 problem/s and intermediate_integration ~2; intermediate_integration scores ~2/s (sympy). word_ladder
@@ -125,9 +131,10 @@ class GymTask(Task):
     def __init__(self, seed: int = 0, generator: str = "", size: int = 10_000, format_weight: float = 0.5,
                  lenient: bool = True, partial: bool = False, **config: Any) -> None:
         """generator: a reasoning_gym.factory.DATASETS name; size: entries of the generator, shared by the splits
-        (~80 % train; some generators build them all up front: keep it modest); format_weight: weight of the strict format reward;
-        lenient: without an answer block, score the text after </think>; partial: pass the generator's partial
-        credit through instead of counting only a full score; config: the generator's own config fields."""
+        (~80 % train; some generators build them all up front: keep it modest); format_weight: weight of the strict
+        format reward; lenient: without an answer block, score the text after </think>; partial: pass the
+        generator's partial credit through instead of counting only a full score; config: the generator's own
+        config fields."""
         super().__init__(seed)
         import reasoning_gym
 

@@ -8,8 +8,11 @@ with `split=`; the test split reads `test_path=` or `test_split=` ("test"). Colu
     solution  the worked solution; its last \\boxed{...} is the gold when there is no `answer`
 A row without `problem`, or with neither an `answer` nor a \\boxed{} in `solution`, or an empty file, fails with one
 line naming the file, the row and the field.
-Reward: accuracy (rewards.math.score: sympy-backed equivalence, e.g. 0.5 == \\frac12) + format_weight * strict R1
-format. Parts "accuracy" and "format".
+Splits: give the test split its own rows (`test_path=`, or a hub split): with `path=` alone both splits read the same
+file and `r1zero tasks check` fails on the overlap.
+Reward: accuracy (rewards.math.score: sympy-backed equivalence, e.g. 0.5 == \\frac12 and 3500 == 3.5 \\times 10^3, but
+computer notation such as `3.5e3` is not a number to it; lenient as in gsm8k) + format_weight * strict R1 format.
+Parts "accuracy" and "format".
 """
 
 from __future__ import annotations

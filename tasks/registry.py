@@ -125,11 +125,18 @@ class TaskMixture:
         self.weights = [specs[n][0] for n in self.names]
         self.tasks = {n: make_task(n, seed=seed, **specs[n][1]) for n in self.names}
 
-    def batch(self, step: int, count: int, split: str = "train") -> list:
+    def batch(self, step: int, count: int, split: str = "train", offset: int = 0) -> list:
+        """Slots offset .. offset + count - 1 of step `step` (offset 0: the step's regular batch).
+
+        offset > 0 draws further problems for the same step (dynamic sampling's refills: batch(k, P, offset=P),
+        batch(k, P, offset=2P), ...): deterministic in (seed, step, slot) like the rest, so a resumed run refills
+        with the same problems. A refill slot j >= count takes problem number k * count + j, which a later step's
+        regular batch also reaches: on a generator task that is a repeat, never a problem from the test split.
+        """
         import random
 
         out = []
-        for j in range(count):
+        for j in range(offset, offset + count):
             rng = random.Random(f"{self.seed}/{step}/{j}")
             name = rng.choices(self.names, weights=self.weights)[0] if len(self.names) > 1 else self.names[0]
             task = self.tasks[name]

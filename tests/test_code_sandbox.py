@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from r1zero.types import Problem
-from tasks.code import CodeTask, extract_code
 from rewards.sandbox import BASE_UID, run_function
+from tasks.code import CodeTask, extract_code
 
 ROOT = os.geteuid() == 0
 LAYERS = run_function("x = 1", None, []).layers

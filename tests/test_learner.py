@@ -5,6 +5,8 @@ aggregation mode, with and without a KL term), truncated IS uses the pre-update 
 acts when configured to, KL against a reference that differs, and a sampling temperature other than 1.
 """
 
+import math
+
 import pytest
 import torch
 
@@ -91,7 +93,7 @@ def test_skipping_zero_advantage_rows_leaves_the_gradient_unchanged(tiny_path, a
 
 def test_truncated_is_uses_the_pre_update_policy_in_every_epoch(tiny_path, monkeypatch):
     """Audit item 3: with epochs > 1 the TIS weight used the current policy; it must be pi_old / pi_rollout."""
-    import r1zero.learner as L
+    from r1zero.algo.corrections import ROLLOUT_CORRECTIONS
 
     learner, _ = _learner(tiny_path, "algo.epochs=2", "learner.lr=1e-2")
     minis = to_mini_batches(_rollouts(), [1.0, -0.5, 0.25, -1.0, 0.5, 2.0], pad_id=0, max_tokens_per_micro_batch=4096)
@@ -99,15 +101,15 @@ def test_truncated_is_uses_the_pre_update_policy_in_every_epoch(tiny_path, monke
     with torch.no_grad():
         pre = token_logprobs(learner.model, b, 1.0)[0]
     seen, current = [], []
-    real = L.truncated_is_weights
+    real = ROLLOUT_CORRECTIONS["tis"]
 
-    def spy(old, rollout, cap):
+    def spy(old, rollout, mask, **kw):
         seen.append(old.detach().clone())
         with torch.no_grad():
             current.append(token_logprobs(learner.model, b, 1.0)[0])
-        return real(old, rollout, cap)
+        return real(old, rollout, mask, **kw)
 
-    monkeypatch.setattr(L, "truncated_is_weights", spy)
+    monkeypatch.setitem(ROLLOUT_CORRECTIONS, "tis", spy)
     m = learner.train_step(minis)
     assert m["optimizer_steps"] == 2 and len(seen) == 2
     mask = b.loss_mask.bool()
@@ -203,3 +205,67 @@ def test_shared_prefix_is_exact_and_saves_tokens(tiny_path):
     finally:
         L._hidden_states = orig
     torch.testing.assert_close(g_fast, g_full, atol=1e-5, rtol=1e-3)
+
+
+def _near_policy(learner, minis, noise=0.05, seed=5):
+    """Set every batch's sampler logprobs to the learner's own plus a little noise: a realistic vLLM mismatch (the
+    random logprobs of _rollouts are far from the tiny model's, and a ratio band would mask every token)."""
+    g = torch.Generator().manual_seed(seed)
+    for mb in minis:
+        for b in mb.micro_batches:
+            with torch.no_grad():
+                lp = token_logprobs(learner.model, b, 1.0)[0]
+            b.rollout_logprobs = (lp + noise * torch.randn(lp.shape, generator=g)) * b.loss_mask
+
+
+@pytest.mark.parametrize("overrides,metric", [
+    (("algo.loss=gspo", "algo.clip_low=3e-4", "algo.clip_high=4e-4"), "clip_frac"),
+    (("algo.loss=cispo", "algo.clip_low=1.0", "algo.clip_high=0.28"), "clip_frac"),
+    (("algo.loss=clip_cov", "algo.loss_args={clip_cov_ratio: 0.05, clip_cov_lb: 0.0}"), "cov_frac"),
+    (("algo.loss=kl_cov", "algo.loss_args={kl_cov_ratio: 0.05}"), "cov_frac"),
+    (("algo.rollout_correction=icepop",), "correction_masked_frac"),
+    (("algo.rollout_correction=seq_mask", "algo.correction_low=0.99", "algo.correction_high=1.01"),
+     "correction_masked_frac"),
+])
+def test_new_losses_and_corrections_train_through_train_step(tiny_path, overrides, metric):
+    """Every new loss and correction mode runs through Learner.train_step (the learner calls the registries only):
+    finite metrics, a finite non-zero gradient, finite weights afterwards, the mismatch and the mode's own metric."""
+    learner, _ = _learner(tiny_path, "learner.lr=1e-3", "algo.mini_batches=2", *overrides)
+    minis = to_mini_batches(_rollouts(8, seed=2), [1.5, -1.5, 0.5, -0.5, 1.0, -1.0, 2.0, -2.0], pad_id=0,
+                            max_tokens_per_micro_batch=4096, mini_batches=2)
+    _near_policy(learner, minis)
+    m = learner.train_step(minis)
+    assert m["optimizer_steps"] == 2
+    assert all(math.isfinite(v) for v in m.values()), m
+    assert m["grad_norm"] > 0 and m["mismatch_kl"] > 0 and metric in m
+    if metric == "cov_frac":
+        assert m["cov_frac"] > 0
+    assert all(torch.isfinite(p).all() for p in learner.model.parameters())
+
+
+def test_mismatch_kl_is_k3_of_the_sampler_against_the_pre_update_policy(tiny_path):
+    from r1zero.algo.corrections import mismatch_kl
+
+    learner, _ = _learner(tiny_path)
+    minis = to_mini_batches(_rollouts(), [1.0, -1.0, 0.5, -0.5, 0.0, 0.0], pad_id=0, max_tokens_per_micro_batch=4096)
+    _near_policy(learner, minis, noise=0.2)
+    (b,) = minis[0].micro_batches
+    with torch.no_grad():
+        pre = token_logprobs(learner.model, b, 1.0)[0]
+    expected = mismatch_kl(pre, b.rollout_logprobs, b.loss_mask)
+    m = learner.train_step(minis)
+    assert expected > 1e-3 and m["mismatch_kl"] == pytest.approx(expected, rel=1e-4)
+
+
+def test_icepop_band_takes_tokens_out_of_the_gradient(tiny_path):
+    """A band no token's ratio fits in: every token masked, so no gradient at all; a wide band masks none."""
+    narrow, _ = _learner(tiny_path, "algo.rollout_correction=icepop", "algo.correction_low=1.0",
+                         "algo.correction_high=1.0")
+    minis = to_mini_batches(_rollouts(), [1.0, -1.0, 0.5, -0.5, 2.0, -2.0], pad_id=0, max_tokens_per_micro_batch=4096)
+    _near_policy(narrow, minis)
+    m = narrow.train_step(minis)
+    assert m["correction_masked_frac"] == pytest.approx(1.0) and m["grad_norm"] == 0.0
+    wide, _ = _learner(tiny_path, "algo.rollout_correction=icepop", "algo.correction_low=0.01",
+                       "algo.correction_high=100")
+    m = wide.train_step(minis)
+    assert m["correction_masked_frac"] == 0.0 and m["grad_norm"] > 0

@@ -101,7 +101,7 @@ def _pair(tiny_path, overrides=()):
         tiny_path, kv_cache_bytes=128 << 20, max_model_len=256)
     learner = ray.remote(num_cpus=1, runtime_env=env)(Learner).remote(
         tiny_path, **learner_kwargs(load_config(None, ["model.name=tiny", *overrides])))
-    return RolloutPool([worker]), learner
+    return RolloutPool([worker], learner, canary_ids=list(range(3, 40)), tolerance=1e-3, sync_timeout_s=120), learner
 
 
 def test_canary_catches_a_bad_weight_sync(tiny_path):
@@ -111,22 +111,21 @@ def test_canary_catches_a_bad_weight_sync(tiny_path):
     from r1zero.rollout.weight_sync import state_dict_to_bytes
 
     pool, learner = _pair(tiny_path)
-    ids = list(range(3, 40))
     try:
-        assert pool.canary(learner, ids, 1e-3) < 1e-4
-        pool.verify_sync(learner, 0, "float32")
+        assert pool.canary() < 1e-4
+        pool.verify_sync()
         # the learner's weights, arriving intact, agree after the sync
-        pool.sync(learner, version=1)
-        pool.verify_sync(learner, 1, "float32")
-        assert pool.canary(learner, ids, 1e-3) < 1e-4
+        pool.sync(version=1)
+        pool.verify_sync()
+        assert pool.canary() < 1e-4
         # weights that differ from the learner's (a corrupted or half-applied sync) are caught by both checks
         state = ray.get(learner.state_tensors.remote())
         bad = {k: v + 0.01 * torch.randn_like(v) for k, v in state.items()}
-        pool.load_weights(ray.put(state_dict_to_bytes(bad)), version=2)
+        ray.get(pool.workers[0].load_weights.remote(ray.put(state_dict_to_bytes(bad)), 1))
         with pytest.raises(CanaryError, match="worker 0: max \\|logprob diff\\|"):
-            pool.canary(learner, ids, 1e-3)
+            pool.canary()
         with pytest.raises(CanaryError, match="differ from the learner's"):
-            pool.verify_sync(learner, 2, "float32")
+            pool.verify_sync()
     finally:
         ray.kill(pool.workers[0])
         ray.kill(learner)
@@ -142,20 +141,21 @@ def test_a_sync_that_did_nothing_is_caught(tiny_path):
     from r1zero.types import Rollout, ScoredRollout
 
     pool, learner = _pair(tiny_path, ["learner.lr=1e-6"])
-    ids = list(range(3, 40))
     try:
-        pool.sync(learner, version=1)
+        pool.sync(version=1)
         rows = [ScoredRollout(Rollout(str(i), 0, [5, 6, 7], [8 + i, 9, 10], "", [-1.0] * 3, "stop", 1), 0.0, {}, "")
                 for i in range(4)]
         ray.get(learner.train_step.remote(to_mini_batches(rows, [1.0, -1.0, 0.5, -0.5], pad_id=0,
                                                           max_tokens_per_micro_batch=4096)))
-        assert pool.canary(learner, ids, 0.1) < 1e-2  # a loose (GPU bf16) tolerance cannot tell
+        pool.tolerance = 0.1
+        assert pool.canary() < 1e-2  # a loose (GPU bf16) tolerance cannot tell
         with pytest.raises(CanaryError, match="differ from the learner's"):
-            pool.verify_sync(learner, 1, "float32")  # no sync happened since the update
+            pool.verify_sync()  # no sync happened since the update
         ray.get([w.load_weights.remote(ray.get(learner.export_weights.remote()), 1) for w in pool.workers])
-        pool.verify_sync(learner, 1, "float32")
+        pool.verify_sync()
+        pool.version = 2  # the pool expects a sync that never reached the worker
         with pytest.raises(CanaryError, match="version 1, expected 2"):
-            pool.verify_sync(learner, 2, "float32")
+            pool.verify_sync()
     finally:
         ray.kill(pool.workers[0])
         ray.kill(learner)

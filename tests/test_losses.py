@@ -1,11 +1,24 @@
-"""Clipped surrogate, aggregation modes and KL estimators against hand-computed values and gradients."""
+"""Clipped surrogate, aggregation modes, KL estimators, the sequence-level and covariance losses and the rollout
+corrections against hand-computed values and gradients."""
 
 import math
 
 import pytest
 import torch
 
-from r1zero.algo.losses import kl_penalty, policy_loss, truncated_is_weights
+from r1zero.algo.corrections import ROLLOUT_CORRECTIONS, mismatch_kl, rollout_weights
+from r1zero.algo.losses import (
+    POLICY_LOSSES,
+    cispo,
+    clip_cov,
+    gspo,
+    kl_cov,
+    kl_penalty,
+    loss_options,
+    policy_loss,
+    ppo_clip,
+    truncated_is_weights,
+)
 
 
 def _lp(ratios):
@@ -122,3 +135,169 @@ def test_k2_and_k3_gradients_are_the_two_kl_directions():
     torch.testing.assert_close(loss_grad("k3"), fwd)
     assert not torch.allclose(rev, fwd)
     torch.testing.assert_close(loss_grad("k1"), torch.zeros(3, dtype=torch.float64))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Sequence-level losses (GSPO, CISPO) and the entropy-preserving ones (Clip-Cov, KL-Cov): golden values by hand.
+
+
+def test_gspo_clips_the_whole_sequence_on_its_geometric_mean_ratio():
+    # token ratios 1.5 and 1.0 (a third, masked token at ratio 9 is ignored): s = sqrt(1.5) = 1.2247449, A = +1
+    lp = _lp([1.5, 1.0, 9.0])
+    mask = torch.tensor([[1.0, 1.0, 0.0]])
+    zeros = torch.zeros(1, 3, dtype=torch.float64)
+    loss, m = gspo(lp, zeros, torch.tensor([1.0]), mask, clip_low=0.2, clip_high=0.2)
+    assert loss.item() == pytest.approx(-1.2)  # s > 1.2: clipped at the sequence level
+    assert m["clip_frac"] == 1.0
+    loss.backward()
+    assert lp.grad.tolist()[0] == pytest.approx([0.0, 0.0, 0.0])  # the whole sequence has no gradient
+    lp.grad = None
+    loss, m = gspo(lp, zeros, torch.tensor([1.0]), mask, clip_low=0.2, clip_high=0.3)
+    s = math.sqrt(1.5)
+    assert loss.item() == pytest.approx(-s) and m["clip_frac"] == 0.0
+    loss.backward()  # d(-s)/dlogp_t = -s / |y| for each valid token: the sequence ratio's own gradient
+    assert lp.grad.tolist()[0] == pytest.approx([-s / 2, -s / 2, 0.0])
+
+
+def test_gspo_negative_advantage_and_sequence_mean():
+    # seq 0: ratios 0.49, 1 -> s = 0.7 < 0.8 with A = -1: clipped, term 0.8, no gradient
+    # seq 1: ratios 1.21, 1 -> s = 1.1 with A = -1: term 1.1, gradient s / 2 per token, / 2 sequences
+    lp = torch.tensor([[math.log(0.49), 0.0], [math.log(1.21), 0.0]], dtype=torch.float64, requires_grad=True)
+    loss, m = gspo(lp, torch.zeros(2, 2, dtype=torch.float64), torch.tensor([-1.0, -1.0]), torch.ones(2, 2),
+                   clip_low=0.2, clip_high=0.2)
+    assert loss.item() == pytest.approx((0.8 + 1.1) / 2)
+    assert m["clip_frac"] == pytest.approx(0.5)
+    loss.backward()
+    assert lp.grad.tolist() == [pytest.approx([0.0, 0.0]), pytest.approx([1.1 / 4, 1.1 / 4])]
+
+
+def test_gspo_gradient_is_the_sequence_level_objective():
+    """The token form has exactly the gradient of -(1/G) sum_i s_i A_i with s_i = exp(mean log-ratio)."""
+    g = torch.Generator().manual_seed(0)
+    old = -torch.rand(3, 5, generator=g, dtype=torch.float64)
+    lp0 = old + 0.05 * torch.randn(3, 5, generator=g, dtype=torch.float64)
+    mask = torch.tensor([[1.0, 1, 1, 0, 0], [1.0, 1, 1, 1, 1], [1.0, 1, 0, 0, 0]], dtype=torch.float64)
+    adv = torch.tensor([1.0, -0.5, 2.0], dtype=torch.float64)
+    lp = lp0.clone().requires_grad_(True)
+    loss, _ = gspo(lp, old, adv, mask, clip_low=10.0, clip_high=10.0)  # no clipping
+    (got,) = torch.autograd.grad(loss, lp)
+    ref = lp0.clone().requires_grad_(True)
+    s = torch.exp(((ref - old) * mask).sum(1) / mask.sum(1))
+    (want,) = torch.autograd.grad(-(s * adv).mean(), ref)
+    torch.testing.assert_close(got, want)
+
+
+def test_cispo_clips_the_weight_not_the_gradient():
+    # ratios 1.5, 0.5, 1.0, A = +1, eps 0.2: weights sg[1.2], sg[0.8], sg[1.0]; term = -w * A * logp
+    lp = _lp([1.5, 0.5, 1.0])
+    loss, m = cispo(lp, torch.zeros(1, 3, dtype=torch.float64), torch.tensor([1.0]), torch.ones(1, 3))
+    assert loss.item() == pytest.approx((-1.2 * math.log(1.5) - 0.8 * math.log(0.5)) / 3)
+    assert m["clip_frac"] == pytest.approx(2 / 3)
+    loss.backward()
+    # every token keeps a gradient (PPO's clip would zero the first): -w / 3
+    assert lp.grad.tolist()[0] == pytest.approx([-0.4, -0.8 / 3, -1 / 3])
+    w_free = _lp([0.5])  # clip_low >= 1: no lower bound (MiniMax-M1's practice)
+    loss, _ = cispo(w_free, torch.zeros(1, 1, dtype=torch.float64), torch.tensor([1.0]), torch.ones(1, 1),
+                    clip_low=1.0)
+    loss.backward()
+    assert w_free.grad.item() == pytest.approx(-0.5)
+
+
+def test_cispo_and_ppo_agree_at_ratio_one():
+    g = torch.Generator().manual_seed(1)
+    lp0 = -torch.rand(2, 4, generator=g, dtype=torch.float64)
+    mask = torch.tensor([[1.0, 1, 1, 0], [1.0, 1, 1, 1]], dtype=torch.float64)
+    adv = torch.tensor([0.7, -1.3], dtype=torch.float64)
+    grads = []
+    for fn in (cispo, ppo_clip):
+        lp = lp0.clone().requires_grad_(True)
+        loss, _ = fn(lp, lp0, adv, mask)
+        grads.append(torch.autograd.grad(loss, lp)[0])
+    torch.testing.assert_close(grads[0], grads[1])
+
+
+def _cov_case():
+    # two sequences of two tokens, ratio 1; A = +1, -1; logp -1, -3 in each: token means A 0, logp -2, so the
+    # centred products are [[1, -1], [-1, 1]]
+    lp = torch.tensor([[-1.0, -3.0], [-1.0, -3.0]], dtype=torch.float64, requires_grad=True)
+    return lp, lp.detach().clone(), torch.tensor([1.0, -1.0]), torch.ones(2, 2)
+
+
+def test_clip_cov_detaches_high_covariance_tokens():
+    lp, old, adv, mask = _cov_case()
+    # candidates: covariance in (0.5, 5) -> tokens (0,0) and (1,1); max(1, int(0.5 * 4)) = 2 of them detached
+    loss, m = clip_cov(lp, old, adv, mask, clip_cov_ratio=0.5, clip_cov_lb=0.5, clip_cov_ub=5.0)
+    assert loss.item() == pytest.approx((0.0 - 1.0 + 1.0 + 0.0) / 4)
+    assert m["cov_frac"] == pytest.approx(0.5)
+    loss.backward()
+    assert lp.grad.tolist() == [pytest.approx([0.0, -0.25]), pytest.approx([0.25, 0.0])]
+    # the paper's lower bound 1 is exclusive: no candidate, the plain PPO gradient
+    lp.grad = None
+    loss, m = clip_cov(lp, old, adv, mask, clip_cov_ratio=0.5)
+    loss.backward()
+    assert m["cov_frac"] == 0.0
+    assert lp.grad.tolist() == [pytest.approx([-0.25, -0.25]), pytest.approx([0.25, 0.25])]
+    # fewer slots than candidates: exactly max(1, int(0.1 * 4)) = 1 token detached
+    _, m = clip_cov(lp, old, adv, mask, clip_cov_ratio=0.1, clip_cov_lb=0.5)
+    assert m["cov_frac"] == pytest.approx(0.25)
+
+
+def test_kl_cov_penalises_the_top_covariance_tokens():
+    # ratios [[2, 1], [1, 0.5]], A = +1, -1: centred products [[ln2, 0], [0, ln2]] -> top 2 = (0,0), (1,1)
+    lp = torch.tensor([[math.log(2.0), 0.0], [0.0, -math.log(2.0)]], dtype=torch.float64, requires_grad=True)
+    loss, m = kl_cov(lp, torch.zeros(2, 2, dtype=torch.float64), torch.tensor([1.0, -1.0]), torch.ones(2, 2),
+                     kl_cov_ratio=0.5, kl_cov_coef=1.0)
+    # -A * ratio: -2, -1, +1, +0.5; plus |log ratio| = ln2 on the two selected tokens; token mean
+    assert loss.item() == pytest.approx((-2 - 1 + 1 + 0.5 + 2 * math.log(2)) / 4)
+    assert m["cov_frac"] == pytest.approx(0.5) and m["clip_frac"] == 0.0
+    loss.backward()
+    # d/dlogp: -A * ratio, plus sign(log ratio) on the selected tokens; / 4
+    assert lp.grad.tolist() == [pytest.approx([(-2 + 1) / 4, -0.25]), pytest.approx([0.25, (0.5 - 1) / 4])]
+
+
+def test_every_loss_is_registered_with_its_options():
+    assert {"ppo_clip", "gspo", "cispo", "clip_cov", "kl_cov"} <= set(POLICY_LOSSES)
+    assert loss_options("ppo_clip") == {}
+    assert loss_options("clip_cov") == {"clip_cov_ratio": 2e-4, "clip_cov_lb": 1.0, "clip_cov_ub": 5.0}
+    assert loss_options("kl_cov") == {"kl_cov_ratio": 2e-3, "kl_cov_coef": 1.0}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Rollout corrections: sampler/learner mismatch weights.
+
+
+def _mismatch(ratios):
+    """old = 0 and rollout = -log r, so pi_old / pi_rollout = r; the last token is off the mask."""
+    return (torch.zeros(1, len(ratios)), torch.tensor([[-math.log(r) for r in ratios]]),
+            torch.tensor([[1.0] * (len(ratios) - 1) + [0.0]]))
+
+
+def test_token_corrections():
+    old, rollout, mask = _mismatch([0.25, 1.5, 3.0, 1.0])
+    w = {k: rollout_weights(k, old, rollout, mask, cap=2.0, low=0.5, high=2.0).tolist()[0]
+         for k in ROLLOUT_CORRECTIONS}
+    assert w["none"] == [1.0, 1.0, 1.0, 0.0]
+    assert w["tis"] == pytest.approx([0.25, 1.5, 2.0, 0.0])  # truncated above at the cap
+    assert w["icepop"] == pytest.approx([0.0, 1.5, 0.0, 0.0])  # outside [0.5, 2]: out of the gradient
+    with pytest.raises(ValueError, match="valid"):
+        rollout_weights("tiss", old, rollout, mask, cap=2.0, low=0.5, high=2.0)
+
+
+def test_sequence_geometric_mean_masking():
+    # seq 0: ratios 0.25 and 4 -> geometric mean 1 (kept whole, though each token is far off);
+    # seq 1: ratios 2 and 2 -> 2 (dropped by a band ending at 1.5); seq 1's third token is padding
+    old = torch.zeros(2, 3)
+    rollout = -torch.log(torch.tensor([[0.25, 4.0, 1.0], [2.0, 2.0, 1.0]]))
+    mask = torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]])
+    rollout[0, 2] = 0.0  # ratio 1 on seq 0's third token: geo mean (0.25 * 4 * 1)^(1/3) = 1
+    w = rollout_weights("seq_mask", old, rollout, mask, cap=2.0, low=0.67, high=1.5)
+    assert w.tolist() == [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]]
+    w = rollout_weights("seq_mask", old, rollout, mask, cap=2.0, low=0.5, high=2.0)
+    assert w.tolist() == [[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]]
+
+
+def test_mismatch_kl():
+    # k3 of KL(rollout || old) at r = pi_old / pi_rollout: (r - 1) - log r; r = 2 -> 1 - ln2, r = 0.5 -> ln2 - 0.5
+    old, rollout, mask = _mismatch([2.0, 0.5, 7.0])
+    assert mismatch_kl(old, rollout, mask) == pytest.approx(0.25)
+    assert mismatch_kl(old, old, mask) == 0.0

@@ -147,3 +147,34 @@ def test_scaling_section(tmp_path, capsys):
     section = page.split('id="test-time-scaling"')[1]
     assert code == 0 and "as long as" in section and "data:image/png" not in section and "warning" in err
 
+
+
+def test_alarm_metrics():
+    from r1zero.metrics import alarm_metrics
+
+    ok = {"entropy": 1.5, "equal_reward_group_frac": 0.25, "train_tokens": 100.0}
+    assert alarm_metrics(ok) == {"alarm/entropy_collapse": 0.0, "alarm/no_gradient": 0.0}
+    bad = {"entropy": 0.1, "equal_reward_group_frac": 0.75}
+    assert alarm_metrics(bad) == {"alarm/entropy_collapse": 1.0, "alarm/no_gradient": 1.0}
+    # under dynamic sampling the kept batch has no equal group: the fraction before the filter counts, and only
+    # when the refills could not fill the batch
+    assert alarm_metrics({**ok, "dynamic/equal_reward_group_frac": 0.9, "dynamic/filled": 0.0})["alarm/no_gradient"]
+    assert not alarm_metrics({**ok, "dynamic/equal_reward_group_frac": 0.9, "dynamic/filled": 1.0})["alarm/no_gradient"]
+    assert alarm_metrics({"entropy": 0.0, "train_tokens": 0.0})["alarm/entropy_collapse"] == 0.0  # nothing trained
+    assert alarm_metrics({}) == {"alarm/entropy_collapse": 0.0, "alarm/no_gradient": 0.0}
+    assert alarm_metrics(ok, entropy_floor=2.0)["alarm/entropy_collapse"] == 1.0
+
+
+def test_alarm_box(tmp_path, capsys):
+    run = make_run(tmp_path, steps=5)
+    code, page, _ = report(capsys, run)
+    assert code == 0 and 'id="alarms"' not in page  # a healthy run: no box
+    lines = [{"step": s, "reward_mean": 0.5, "accuracy": 0.5, "entropy": 2.0 if s < 2 else 0.05,
+              "equal_reward_group_frac": 0.9 if s == 1 else 0.1} for s in range(5)]
+    lines[3]["alarm/no_gradient"] = 1.0  # logged alarms are taken as they are
+    (run / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    code, page, _ = report(capsys, run)
+    box = page.split('id="alarms"')[1].split("</section>")[0]
+    assert code == 0 and "entropy fell below 0.2" in box and "steps 2-4 (3 of 5 steps, still at the last step)" in box
+    assert "all-equal rewards" in box and "steps 1, 3 (2 of 5 steps)" in box
+    assert not any(k.startswith("on") for _, a in tags(page) for k in a)

@@ -14,7 +14,6 @@ import pytest
 from rewards.base import RewardResult
 from rewards.pool import ScoringPool
 
-
 # --- scoring functions run in the workers (top level, so spawn workers can import them) ----------
 
 def echo(x: int, delay: float = 0.0) -> RewardResult:

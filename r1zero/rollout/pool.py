@@ -1,15 +1,32 @@
-"""The rollout workers as one pool: shard prompts, gather rollouts, broadcast weights, run the canary."""
+"""The rollout workers as one pool: shard prompts, gather rollouts, move weights in, prove they arrived, and replace a
+worker that dies or hangs.
+
+Every call into the workers has a deadline (a hung weight sync is how other trainers hang forever: TRL #2923 /
+#6796, an NCCL broadcast with no timeout). A worker whose process died (`kill -9`, OOM) or that misses a generation
+deadline is killed and replaced by a new actor that loads the learner's current weights and passes the same checks as
+the others; then its shard is generated again with the same sampler seed, so the step's samples are the ones it
+would have had.
+"""
 
 from __future__ import annotations
 
 import math
-from typing import Any
+import time
+from typing import Any, Callable
 
 from r1zero.types import Rollout, SamplingSpec
 
 
 class CanaryError(RuntimeError):
     """vLLM's logprobs disagree with the learner's after a weight sync: the rollouts would be off-policy garbage."""
+
+
+class SyncTimeout(RuntimeError):
+    """A weight sync, sync check or canary did not answer within rollout.sync_timeout_s."""
+
+
+class LearnerDied(RuntimeError):
+    """The learner actor is gone (its process died); the run cannot continue without a restart from a checkpoint."""
 
 
 def shard(items: list[Any], k: int) -> list[list[Any]]:
@@ -23,77 +40,187 @@ def shard(items: list[Any], k: int) -> list[list[Any]]:
     return out
 
 
+def _dead(e: BaseException) -> bool:
+    import ray
+
+    return isinstance(e, (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError))
+
+
 class RolloutPool:
-    """Holds Ray actor handles of RolloutWorkers and moves the learner's weights into them.
+    """Ray actor handles of RolloutWorkers, the learner they follow, and the checks every sync must pass.
 
     Two transports behind one `sync` call: "bytes" (safetensors bytes through Ray's object store; CPU default) and
-    "broadcast" (a process group with the learner as rank 0: NCCL between GPUs, gloo on CPU).
+    "broadcast" (a process group with the learner as rank 0: NCCL between GPUs, gloo on CPU). A replacement worker
+    always loads by bytes (a collective group cannot take a new member), so replacement works under both.
     """
 
-    def __init__(self, workers: list, transport: str = "bytes") -> None:
-        self.workers = workers
-        self.transport = transport
+    def __init__(self, workers: list, learner: Any, *, make_worker: Callable[[int], Any] | None = None,
+                 dtype: str = "float32", canary_ids: list[int] | None = None, tolerance: float = 1e-3,
+                 sync_timeout_s: float = 600.0, generate_timeout_s: float = 3600.0, max_restarts: int = 3) -> None:
+        """make_worker(i) starts a fresh worker actor for slot i (None: a dead worker ends the run)."""
+        self.workers, self.learner, self.make_worker = list(workers), learner, make_worker
+        self.dtype, self.canary_ids, self.tolerance = dtype, list(canary_ids or []), tolerance
+        self.sync_timeout_s, self.generate_timeout_s, self.max_restarts = sync_timeout_s, generate_timeout_s, max_restarts
+        self.transport, self.backend = "bytes", ""
         self.specs: list | None = None
+        self.version = 0
+        self.restarts = 0  # workers replaced so far (a metric: faults/worker_restarts)
 
-    def connect_broadcast(self, learner, backend: str) -> None:
+    # -- calls with deadlines ---------------------------------------------------------------------------------
+    def _get(self, refs: list, what: str, timeout_s: float | None = None) -> list:
+        """ray.get with a deadline; a dead learner becomes LearnerDied, a missed deadline SyncTimeout."""
+        import ray
+
+        timeout_s = self.sync_timeout_s if timeout_s is None else timeout_s
+        try:
+            return ray.get(refs, timeout=timeout_s)
+        except ray.exceptions.GetTimeoutError:
+            raise SyncTimeout(f"{what} did not answer within {timeout_s:g}s (rollout.sync_timeout_s): a worker or the "
+                              f"learner is hung") from None
+        except Exception as e:
+            if _dead(e):
+                self.check_learner()
+            raise
+
+    def check_learner(self) -> None:
+        """Raise LearnerDied when the learner does not answer a cheap probe."""
+        import ray
+
+        try:
+            ray.get(self.learner.info.remote(), timeout=30)
+        except Exception as e:  # noqa: BLE001 - any failure of the probe means the learner cannot be used
+            raise LearnerDied(f"the learner is gone ({type(e).__name__})") from None
+
+    # -- weights in -------------------------------------------------------------------------------------------
+    def connect_broadcast(self, backend: str) -> None:
         """Form the broadcast group: learner rank 0, worker i rank i + 1 (all join at once: it is a rendezvous).
 
         The group's store lives on the learner's node (its IP, not localhost, so workers on other nodes reach it).
         """
-        import ray
-
-        host, port = ray.get(learner.rendezvous_address.remote())
+        host, port = self._get([self.learner.rendezvous_address.remote()], "broadcast rendezvous")[0]
         world = len(self.workers) + 1
-        refs = [learner.init_broadcast_group.remote(host, port, world, backend)]
+        refs = [self.learner.init_broadcast_group.remote(host, port, world, backend)]
         refs += [w.init_broadcast_group.remote(host, port, i + 1, world, backend) for i, w in enumerate(self.workers)]
-        self.specs = ray.get(refs)[0]
-        self.transport = "broadcast"
+        self.specs = self._get(refs, "forming the weight-broadcast group")[0]
+        self.transport, self.backend = "broadcast", backend
 
-    def sync(self, learner, version: int) -> float:
+    def sync(self, version: int) -> float:
         """Copy the learner's current weights into every worker; returns the slowest worker's seconds."""
-        import ray
-
+        self.version = version
         if self.transport == "bytes":
-            return self.load_weights(learner.export_weights.remote(), version)
-        send = learner.broadcast_weights.remote()
-        took = ray.get([w.receive_broadcast.remote(self.specs, version) for w in self.workers])
-        ray.get(send)
+            blob = self.learner.export_weights.remote()
+            return max(self._each(lambda w: w.load_weights.remote(blob, version), "weight sync"))
+        send = self.learner.broadcast_weights.remote()
+        took = self._get([w.receive_broadcast.remote(self.specs, version) for w in self.workers], "weight broadcast")
+        self._get([send], "weight broadcast")
         return max(took)
 
-    def generate(self, prompts: list[str], group_ids: list[int], problem_ids: list[str], spec: SamplingSpec) -> list[Rollout]:
-        import ray
+    def _each(self, call: Callable[[Any], Any], what: str) -> list:
+        """call(worker) on every worker; a worker that died meanwhile is replaced (the replacement is synced and
+        checked as part of its start), and its answer is asked again."""
+        refs = [call(w) for w in self.workers]
+        out = []
+        for i, ref in enumerate(refs):
+            try:
+                out.append(self._get([ref], f"{what} on rollout worker {i}")[0])
+            except Exception as e:
+                if not _dead(e):
+                    raise
+                self.replace(i, e)
+                out.append(self._get([call(self.workers[i])], f"{what} on rollout worker {i}")[0])
+        return out
 
-        k = len(self.workers)
-        parts = zip(shard(prompts, k), shard(group_ids, k), shard(problem_ids, k))
-        refs = [w.generate.remote(p, g, i, spec) for w, (p, g, i) in zip(self.workers, parts) if p]
-        return [r for chunk in ray.get(refs) for r in chunk]
-
-    def load_weights(self, blob_ref, version: int) -> float:
-        """Every worker reloads from the same object-store copy of the bytes; returns the slowest worker's seconds."""
-        import ray
-
-        return max(ray.get([w.load_weights.remote(blob_ref, version) for w in self.workers]))
-
-    def verify_sync(self, learner, version: int, dtype: str, rtol: float = 1e-9) -> None:
-        """Every worker must report `version` and the learner's weights fingerprint (see weight_sync.fingerprint):
+    def verify_sync(self, rtol: float = 1e-9) -> None:
+        """Every worker must report the pool's version and the learner's weights fingerprint (weight_sync.fingerprint):
         a sync that did nothing, or loaded the wrong tensors, fails here even when the change is far below what the
         logprob canary can see (one step at lr 1e-6 moves the canary by ~1e-4)."""
-        import ray
+        want = self._get([self.learner.weights_fingerprint.remote(self.dtype)], "learner fingerprint")[0]
+        for i, (got_version, got) in enumerate(self._each(lambda w: w.weights_fingerprint.remote(), "sync check")):
+            check_fingerprint(i, self.version, got_version, want, got, rtol)
 
-        want = ray.get(learner.weights_fingerprint.remote(dtype))
-        for i, (got_version, got) in enumerate(ray.get([w.weights_fingerprint.remote() for w in self.workers])):
-            check_fingerprint(i, version, got_version, want, got, rtol)
-
-    def canary(self, learner, token_ids: list[int], tolerance: float) -> float:
+    def canary(self) -> float:
         """Max |vLLM - learner| logprob over the canary tokens across all workers; raises CanaryError above tolerance,
         on NaN or inf, and when a worker returns a different number of logprobs."""
+        ref_lp = self._get([self.learner.sequence_logprobs.remote(self.canary_ids)], "learner canary")[0]
+        got = self._each(lambda w: w.sequence_logprobs.remote(self.canary_ids), "canary")
+        return max(canary_diff(i, lp, ref_lp, self.tolerance) for i, lp in enumerate(got))
+
+    # -- generation -------------------------------------------------------------------------------------------
+    def submit(self, prompts: list[str], group_ids: list[int], problem_ids: list[str], spec: SamplingSpec) -> "Pending":
+        """Start generating: prompts sharded over the workers; returns at once (gather() collects). Each worker runs
+        its calls in submission order, so a weight sync submitted later waits for this generation to end: weights
+        never change inside one generation call."""
+        k = len(self.workers)
+        parts = [p for p in zip(shard(prompts, k), shard(group_ids, k), shard(problem_ids, k)) if p[0]]
+        return Pending(parts, spec, {self.workers[i].generate.remote(*part, spec): i for i, part in enumerate(parts)})
+
+    def gather(self, pending: "Pending") -> list[Rollout]:
+        """The rollouts of a submitted generation in prompt order; a shard whose worker died or missed
+        rollout.generate_timeout_s is generated again on a replacement."""
         import ray
 
-        ref_lp = ray.get(learner.sequence_logprobs.remote(token_ids))
-        worst = 0.0
-        for i, lp in enumerate(ray.get([w.sequence_logprobs.remote(token_ids) for w in self.workers])):
-            worst = max(worst, canary_diff(i, lp, ref_lp, tolerance))
-        return worst
+        results: list[list[Rollout] | None] = [None] * len(pending.parts)
+        refs = dict(pending.refs)
+        deadline = time.monotonic() + self.generate_timeout_s
+        while refs:
+            ready, _ = ray.wait(list(refs), num_returns=1, timeout=max(0.0, deadline - time.monotonic()))
+            if not ready:  # the slowest shard missed its deadline: treat its worker as hung
+                ref, i = next(iter(refs.items()))
+                self.replace(i, TimeoutError(f"no rollouts within {self.generate_timeout_s:g}s"))
+            else:
+                ref = ready[0]
+                i = refs[ref]
+                try:
+                    results[i] = ray.get(ref)
+                    del refs[ref]
+                    continue
+                except Exception as e:
+                    if not _dead(e):
+                        raise
+                    self.replace(i, e)
+            del refs[ref]
+            refs[self.workers[i].generate.remote(*pending.parts[i], pending.spec)] = i
+            deadline = time.monotonic() + self.generate_timeout_s
+        return [r for chunk in results for r in chunk or []]
+
+    def generate(self, prompts: list[str], group_ids: list[int], problem_ids: list[str], spec: SamplingSpec) -> list[Rollout]:
+        """submit() then gather(): generate now."""
+        return self.gather(self.submit(prompts, group_ids, problem_ids, spec))
+
+    # -- replacement ------------------------------------------------------------------------------------------
+    def replace(self, i: int, cause: BaseException) -> None:
+        """Kill worker i, start a new one in its slot, load the learner's current weights and pass the sync checks."""
+        import ray
+
+        self.check_learner()  # a dead learner is not a worker fault
+        if self.make_worker is None or self.restarts >= self.max_restarts:
+            raise RuntimeError(f"rollout worker {i} failed ({type(cause).__name__}: {str(cause)[:200]}) and "
+                               f"{'no replacement is configured' if self.make_worker is None else f'the pool already replaced {self.restarts} workers (max)'}")
+        ray.kill(self.workers[i], no_restart=True)
+        self.restarts += 1
+        worker = self.make_worker(i)
+        self._get([worker.info.remote()], f"starting a replacement for rollout worker {i}",
+                  timeout_s=max(self.sync_timeout_s, 600.0))
+        if self.version > 0:
+            self._get([worker.load_weights.remote(self.learner.export_weights.remote(), self.version)],
+                      f"loading weights into the replacement for rollout worker {i}")
+        want = self._get([self.learner.weights_fingerprint.remote(self.dtype)], "learner fingerprint")[0]
+        got_version, got = self._get([worker.weights_fingerprint.remote()], "replacement sync check")[0]
+        check_fingerprint(i, self.version, got_version, want, got, 1e-9)
+        if self.canary_ids:
+            ref_lp = self._get([self.learner.sequence_logprobs.remote(self.canary_ids)], "learner canary")[0]
+            canary_diff(i, self._get([worker.sequence_logprobs.remote(self.canary_ids)], "canary")[0], ref_lp,
+                        self.tolerance)
+        self.workers[i] = worker
+        if self.transport == "broadcast":  # a collective group cannot take a new member: form a new one
+            self.connect_broadcast(self.backend)
+
+
+class Pending:
+    """A submitted generation: its shards (prompts, group ids, problem ids), sampling spec and object refs."""
+
+    def __init__(self, parts: list[tuple], spec: SamplingSpec, refs: dict) -> None:
+        self.parts, self.spec, self.refs = parts, spec, refs  # refs: ObjectRef -> shard index
 
 
 def canary_diff(worker: int, got: list[float], want: list[float], tolerance: float) -> float:

@@ -5,7 +5,14 @@ Public API: `extract_answer(completion)`, `is_equivalent(gold, pred, timeout_s)`
 
 Pipeline (cheapest first; most pairs never touch sympy, and importing this module does not
 import sympy):
- 1. size guards: a predicted answer over 1,000 characters or nested over 40 brackets deep is not
+ 0. locating (rewards.math.locate): either side may be a whole text (a solution, a completion, "Answer
+    $ 9 $"); reasoning inside <think> is dropped; several boxes: an explicit "final answer" after the
+    first box keeps only the later boxes (a revision); boxes joined only by "and"/commas/spacing are
+    one list answer (prediction only; in a gold, several different boxes stay a data error); one box in
+    prose -> its content; prose (a 4+-letter word or two short words outside math, not units) -> the
+    text after the last answer marker, then the last math block or bare number; a sentence with
+    "or"/"maybe"/"either"/... around it is `hedged`; inline math broken over lines is not an answer.
+ 1. size guards: a text over 50,000 characters is not searched; a predicted answer over 1,000 characters or nested over 40 brackets deep is not
     examined (verdict `timeout`); a gold like that is a data error (`unparseable_gold`).
  2. string normalisation (rewards.math.normalize.normalize), the documented policy:
     - delimiters `$..$`, `$$..$$`, `\\(..\\)`, `\\[..\\]` are removed; one `\\boxed{}`/`\\fbox{}`
@@ -24,7 +31,13 @@ import sympy):
     - thousands separators are removed only when the whole answer (or the right side of `x =`)
       is one number written with 3-digit groups (`7,425,000`, `7{,}425`, `7\\,425`); otherwise a
       comma separates list items; `918\\frac{1}{2}` with a proper fraction is a mixed number;
-    - `(C)` -> `C` (multiple choice).
+    - `(C)` -> `C` (multiple choice); `\\cfrac` -> `\\frac`; `\\textnormal` is a text wrapper; `\\!` is
+      dropped (`32,\\!349` is 32349); `€ £ ¥` are dropped like `$`; `²` -> `^{2}`;
+    - decimal comma (verify._decimal_comma_retry): `1000,99`, `0,111`, `2,74` (a comma followed by 2 or
+      4+ digits, or after a lone 0) is first a list; only when that fails against a single number on
+      the other side is it read as a decimal. `3,5` (one digit) stays the list "3, 5"; `1.234,5`
+      (dot thousands) is not supported (fails closed);
+    - percent policy: `10\\%`, `10 percent`, `10 pct` all equal 10, never 0.1 (the MATH convention).
  3. structure: top-level `,` `;` `or` `and` make an *unordered* list (a multiset; MATH's "enter
     all solutions separated by commas"); `\\{..\\}` is a set; `(..)`, `[..]`, `\\langle..\\rangle`
     with commas are ordered tuples / intervals whose brackets must match exactly; `\\cup` joins
@@ -32,7 +45,14 @@ import sympy):
     become intervals; `\\pm` expands to two list items; `\\begin{pmatrix}` etc. are matrices (shape
     and cells); `y = expr` whose left side names the answer (`x`, `a_1`, `f(x)`, `f^{-1}(x)`)
     equals `expr`; `x = 1` vs `y = 1` differ; other equations are equal when lhs - rhs agree up
-    to a non-zero rational factor (`x+y=1` == `2x+2y=2`); `3 = 2` never equals 2.
+    to a non-zero rational factor (`x+y=1` == `2x+2y=2`); `3 = 2` never equals 2. A chain whose
+    first side names the answer, `x = 5+5+1 = 11`, is its last side unless a middle side provably
+    differs from it (`x = 3 = 2` is malformed). Names also include `AB`, `|AB|`, `\\frac{NO}{BO}`,
+    `V_1:V_2` and `(p,q)`. `x \\ne a` is the union (-inf,a) U (a,inf); `-x > -1` is `x < 1`.
+    `a:b` (times, ratios) is an ordered tuple of its parts: 12:00 != 13:00, 7:32 != 14:64.
+    Sets vs inequalities: `x \\in [-2,7]`, `[-2,7]` and `-2 \\le x \\le 7` are one interval, in
+    either direction (symmetric; math-verify compares them only one way round by default).
+    `{1,2,3}` (braces without backslash) with commas is a set; `[\\begin{array}..]` is its matrix.
     A predicted list with more items than the gold (e.g. "1 or 2", `\\pm 2`, `1, 2` for gold 1)
     is `hedged`; text answers (a word of 3+ letters, yes/no, a multi-word `\\text{}`) compare
     case-insensitively as text.
