@@ -65,3 +65,16 @@ def test_assignment_is_validated():
     cfg = Config()
     with pytest.raises(ValueError):
         cfg.rollout.n = "x"
+
+
+def test_estimator_brings_its_own_aggregation_unless_set():
+    """Audit item 6: estimator=dr_grpo alone used to keep token_mean, which is not Dr. GRPO's objective."""
+    assert load_config(None, ["algo.estimator=dr_grpo"]).algo.aggregation == "seq_sum_norm"
+    assert load_config(None, ["algo.estimator=grpo"]).algo.aggregation == "token_mean"
+    assert load_config(None, ["algo.estimator=dr_grpo", "algo.agg=token_mean"]).algo.aggregation == "token_mean"
+
+
+def test_settings_the_learner_cannot_match_are_refused():
+    for bad, needle in ((["rollout.top_p=0.9"], "nucleus"), (["algo.kl_coef=0.1", "algo.kl_estimator=k1"], "k1")):
+        with pytest.raises(ConfigError, match=needle):
+            load_config(None, bad)

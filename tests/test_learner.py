@@ -269,3 +269,20 @@ def test_icepop_band_takes_tokens_out_of_the_gradient(tiny_path):
                        "algo.correction_high=100")
     m = wide.train_step(minis)
     assert m["correction_masked_frac"] == 0.0 and m["grad_norm"] > 0
+
+
+def test_logit_post_processing_of_the_model_is_applied(tiny_path):
+    """Audit item 6: projecting hidden states with lm_head alone skips a model's own logit post-processing (Gemma-2's
+    soft-capping, Granite's scaling), which vLLM applies."""
+    from r1zero.learner import project_logits
+
+    learner, _ = _learner(tiny_path)
+    hidden = torch.randn(3, learner.model.config.hidden_size)
+    plain = learner.model.get_output_embeddings()(hidden)
+    torch.testing.assert_close(project_logits(learner.model, hidden), plain)
+    learner.model.config.final_logit_softcapping = 2.0
+    torch.testing.assert_close(project_logits(learner.model, hidden), 2.0 * torch.tanh(plain / 2.0))
+    assert project_logits(learner.model, hidden).abs().max() <= 2.0
+    learner.model.config.final_logit_softcapping = None
+    learner.model.config.logits_scaling = 4.0
+    torch.testing.assert_close(project_logits(learner.model, hidden), plain / 4.0)
