@@ -226,6 +226,33 @@ def test_row1_worker_killed_mid_generation_gives_the_same_samples(ray_local, tin
             ray.kill(actor)
 
 
+def test_row1c_a_worker_hung_in_generation_is_replaced(ray_local, tiny_path):
+    """A worker stopped with SIGSTOP mid-generation misses rollout.generate_timeout_s: it is killed and replaced, and
+    the step's rollouts still come back."""
+    import ray
+
+    from r1zero.types import SamplingSpec
+
+    pool = _pool(tiny_path, sync_timeout_s=120, generate_timeout_s=30)
+    try:
+        pid = _pid(pool.workers[0])
+        spec = SamplingSpec(n=8, temperature=1.0, top_p=1.0, max_tokens=300, seed=3)
+        prompts = [f"{a} + {b} =" for a in range(6) for b in range(4)]
+        stopper = threading.Timer(0.3, os.kill, (pid, signal.SIGSTOP))
+        stopper.start()
+        got = pool.generate(prompts, list(range(24)), [str(i) for i in range(24)], spec)
+        stopper.join()
+        assert len(got) == 24 * 8 and pool.restarts == 1
+        assert _pid(pool.workers[0]) != pid
+    finally:
+        for actor in [*pool.workers, pool.learner]:
+            ray.kill(actor)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def test_row4_a_sync_that_never_answers_times_out(ray_local, tiny_path):
     import ray
 

@@ -62,7 +62,6 @@ class RolloutPool:
         self.dtype, self.canary_ids, self.tolerance = dtype, list(canary_ids or []), tolerance
         self.sync_timeout_s, self.generate_timeout_s, self.max_restarts = sync_timeout_s, generate_timeout_s, max_restarts
         self.transport, self.backend = "bytes", ""
-        self._want: Any = None  # the learner's fingerprint of the weights being synced, asked for with the sync
         self.specs: list | None = None
         self.version = 0
         self.restarts = 0  # workers replaced so far (a metric: faults/worker_restarts)
@@ -110,8 +109,6 @@ class RolloutPool:
         self.version = version
         if self.transport == "bytes":
             blob = self.learner.export_weights.remote()
-            # the learner fingerprints its weights while the workers load them (verify_sync reads the answer)
-            self._want = self.learner.weights_fingerprint.remote(self.dtype)
             return max(self._each(lambda w: w.load_weights.remote(blob, version), "weight sync"))
         send = self.learner.broadcast_weights.remote()
         took = self._get([w.receive_broadcast.remote(self.specs, version) for w in self.workers], "weight broadcast")
@@ -137,8 +134,8 @@ class RolloutPool:
         """Every worker must report the pool's version and the learner's weights fingerprint (weight_sync.fingerprint):
         a sync that did nothing, or loaded the wrong tensors, fails here even when the change is far below what the
         logprob canary can see (one step at lr 1e-6 moves the canary by ~1e-4)."""
-        want_ref, self._want = self._want or self.learner.weights_fingerprint.remote(self.dtype), None
-        want = self._get([want_ref], "learner fingerprint")[0]
+        # asked now, not with the sync: the check is against the learner's weights as they are, whatever ran between
+        want = self._get([self.learner.weights_fingerprint.remote(self.dtype)], "learner fingerprint")[0]
         for i, (got_version, got) in enumerate(self._each(lambda w: w.weights_fingerprint.remote(), "sync check")):
             check_fingerprint(i, self.version, got_version, want, got, rtol)
 
