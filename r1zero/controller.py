@@ -162,8 +162,8 @@ class RunStopped(RuntimeError):
 def _why(e: BaseException) -> str:
     if isinstance(e, OSError) and e.errno == errno.ENOSPC:
         return f"the disk is full ({e.filename or 'run directory'})"
-    if isinstance(e, OSError):
-        return f"cannot write the run's files: {e.strerror or e} ({e.filename or ''})"
+    if isinstance(e, OSError):  # also ConnectionError and friends: say what it was, not only "cannot write"
+        return f"{type(e).__name__}: {e.strerror or e}" + (f" ({e.filename})" if e.filename else "")
     return str(e)
 
 

@@ -59,7 +59,8 @@ class Pipeline:
             again = self.pool.generate([self.render(problems[g]) for g in stale], stale,
                                        [problems[g].id for g in stale],
                                        build.sampling_spec(self.cfg, seed=build.train_seed(self.cfg, step)))
-            keep = [r for r in rollouts if r.group_id not in set(stale)]
+            stale_set = set(stale)
+            keep = [r for r in rollouts if r.group_id not in stale_set]
             rollouts = sorted(keep + again, key=lambda r: r.group_id)  # stable: samples keep their order
         lag = [learner_version - r.policy_version for r in rollouts]
         return problems, rollouts, {"async/staleness_mean": sum(lag) / len(lag), "async/staleness_max": float(max(lag)),

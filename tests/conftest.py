@@ -21,3 +21,13 @@ def tiny_path() -> str:
     from r1zero.models import resolve_model
 
     return resolve_model("tiny")
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A local Ray for one test module (3 logical CPUs: two rollout workers and a learner fit), shut down after it."""
+    import ray
+
+    ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()

@@ -11,20 +11,11 @@ from r1zero.config import load_config
 from r1zero.metrics import read_metrics
 from r1zero.traces import read_traces
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("ray_cluster")]
 
 BASE = ["model.name=tiny", "rollout.kv_cache_gib=0.25", "rollout.max_model_len=512", "train.wandb=disabled",
         "data.prompts_per_step=4", "rollout.n=4", "rollout.max_tokens=16", "learner.lr=1e-3", "reward.truncated=keep",
         "rollout.num_workers=2", "rollout.cpus_per_worker=1", "learner.num_cpus=1"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def ray_cluster():
-    import ray
-
-    ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 def _train(run, *overrides, resume=False):

@@ -172,15 +172,6 @@ def test_eval_cli_on_tiny_model(tmp_path):
     assert "maj@4" in p.stdout and "pass@4" in p.stdout
 
 
-@pytest.fixture(scope="module")
-def ray_cluster():
-    import ray
-
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
 @pytest.mark.integration
 def test_periodic_eval_during_training_then_eval_a_checkpoint(tmp_path, ray_cluster):
     from r1zero.controller import train

@@ -170,15 +170,6 @@ def test_row3_driver_killed_while_writing_a_checkpoint(tmp_path):
 # rows 1 and 4 at the pool: a worker killed mid-generation (same samples as without the fault), a hung sync
 
 
-@pytest.fixture(scope="module")
-def ray_local():
-    import ray
-
-    ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
 def _pool(tiny_path, **kw):
     from r1zero import build
     from r1zero.rollout.pool import RolloutPool
@@ -197,7 +188,7 @@ def _pid(actor) -> int:
     return ray.get(actor.info.remote())["pid"]
 
 
-def test_row1_worker_killed_mid_generation_gives_the_same_samples(ray_local, tiny_path):
+def test_row1_worker_killed_mid_generation_gives_the_same_samples(ray_cluster, tiny_path):
     import ray
 
     from r1zero.types import SamplingSpec
@@ -226,7 +217,7 @@ def test_row1_worker_killed_mid_generation_gives_the_same_samples(ray_local, tin
             ray.kill(actor)
 
 
-def test_row1c_a_worker_hung_in_generation_is_replaced(ray_local, tiny_path):
+def test_row1c_a_worker_hung_in_generation_is_replaced(ray_cluster, tiny_path):
     """A worker stopped with SIGSTOP mid-generation misses rollout.generate_timeout_s: it is killed and replaced, and
     the step's rollouts still come back."""
     import ray
@@ -253,7 +244,7 @@ def test_row1c_a_worker_hung_in_generation_is_replaced(ray_local, tiny_path):
             pass
 
 
-def test_row4_a_sync_that_never_answers_times_out(ray_local, tiny_path):
+def test_row4_a_sync_that_never_answers_times_out(ray_cluster, tiny_path):
     import ray
 
     from r1zero.rollout.pool import SyncTimeout

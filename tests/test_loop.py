@@ -12,7 +12,7 @@ from r1zero.config import load_config
 from r1zero.metrics import read_metrics
 from r1zero.traces import read_traces
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("ray_cluster")]
 
 BASE = [
     "model.name=tiny", "rollout.kv_cache_gib=0.25", "rollout.max_model_len=512", "train.wandb=disabled",
@@ -21,15 +21,6 @@ BASE = [
 # digits answers are exactly max_tokens long by design: every completion ends by the cap, and is scored
 DIGITS = [*BASE, "data.tasks={digits: {}}", "data.prefill_think=false", "rollout.stop=[]", "rollout.max_tokens=8",
           "learner.lr=3e-3", "reward.num_workers=0", "reward.truncated=keep"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def ray_cluster():
-    import ray
-
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 def _train(tmp, overrides, resume=False):

@@ -12,20 +12,11 @@ from r1zero.config import load_config
 from r1zero.metrics import read_metrics
 from r1zero.traces import read_traces
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("ray_cluster")]
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 TINY = ["model.name=tiny", "rollout.kv_cache_gib=0.25", "rollout.max_model_len=512", "learner.micro_batch_tokens=2048",
         "learner.threads=1", "rollout.threads_per_worker=1", "train.wandb=disabled", "train.checkpoint_every=0"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def ray_cluster():
-    import ray
-
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 def _run(config: str, tmp_path, overrides: list[str]):
