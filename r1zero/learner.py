@@ -1,11 +1,15 @@
-"""Learner: the policy (and a frozen reference when kl_coef > 0), AdamW, and the gradient step.
+"""Learner: the policy (and a frozen reference when kl_coef > 0 or a preference objective needs one), AdamW, and the
+gradient step.
 
 Algorithm-blind: it receives advantages as numbers in TrainBatches and calls the pure loss functions in r1zero.algo.
+The one exception is PPO's critic (algo.estimator=gae): a value head it trains alongside the policy, which turns each
+row's outcome reward into per-token GAE advantages before the update (r1zero/critic.py).
 A plain class, wrapped as a Ray actor by r1zero.placement.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -14,9 +18,12 @@ from typing import Any
 
 import torch
 
+from r1zero import preference
 from r1zero.algo.corrections import mismatch_kl, rollout_weights
+from r1zero.algo.gae import CRITIC_ESTIMATORS
 from r1zero.algo.losses import POLICY_LOSSES, Normaliser, aggregate, entropy_from_logits, kl_penalty
 from r1zero.config import AlgoConfig, LearnerConfig, RolloutConfig
+from r1zero.critic import Critic
 from r1zero.types import MiniBatch, TrainBatch
 
 
@@ -78,13 +85,15 @@ def project_logits(model: torch.nn.Module, hidden: torch.Tensor) -> torch.Tensor
     return logits
 
 
-def token_logprobs(model: torch.nn.Module, batch: TrainBatch, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+def token_logprobs(model: torch.nn.Module, batch: TrainBatch, temperature: float,
+                   hidden: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-position logprob of input_ids[t] given < t, and the entropy there; both [B, T], position 0 is 0.
 
     Only positions on the loss mask are projected to the vocabulary: the lm_head over a 49k vocabulary dominates
-    memory otherwise.
+    memory otherwise. hidden: the model's last hidden states [B, T, H] when the caller has them (the critic shares
+    the forward), else computed here.
     """
-    hidden = _hidden_states(model, batch)[:, :-1]  # [B, T-1, H]: position t predicts token t+1
+    hidden = (_hidden_states(model, batch) if hidden is None else hidden)[:, :-1]  # [B, T-1, H]: t predicts t+1
     sel = batch.loss_mask[:, 1:].bool()  # [B, T-1]
     logits = project_logits(model, hidden[sel]).float() / temperature  # [N, V]
     logp_all = torch.log_softmax(logits, dim=-1)
@@ -120,10 +129,16 @@ class Learner:
             self.model.gradient_checkpointing_enable()
         self.model.train()
         self.ref = None
-        if algo.kl_coef > 0:
+        if algo.kl_coef > 0 or preference.needs_reference(algo.objective):
             self.ref = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype).to(self.device).eval()
             self.ref.requires_grad_(False)
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=learner.lr, betas=tuple(learner.betas),
+        # PPO's value head (algo.estimator=gae, r1zero/critic.py): its own param group at algo.critic_lr
+        self.critic = None
+        groups = [{"params": list(self.model.parameters()), "peak_lr": learner.lr}]
+        if algo.estimator in CRITIC_ESTIMATORS:
+            self.critic = Critic(self.model.config.hidden_size, algo).to(self.device)
+            groups.append({"params": list(self.critic.parameters()), "peak_lr": algo.critic_lr})
+        self.opt = torch.optim.AdamW(groups, lr=learner.lr, betas=tuple(learner.betas),
                                      weight_decay=learner.weight_decay)
         self.total_steps = total_steps
         self.opt_steps = 0
@@ -136,31 +151,48 @@ class Learner:
 
     def _set_lr(self) -> float:
         c = self.lcfg
-        lr = c.lr * lr_factor(self.opt_steps, c.warmup_steps, self.total_steps, c.schedule, c.min_lr_ratio)
+        factor = lr_factor(self.opt_steps, c.warmup_steps, self.total_steps, c.schedule, c.min_lr_ratio)
         for g in self.opt.param_groups:
-            g["lr"] = lr
-        return lr
+            g["lr"] = g.get("peak_lr", c.lr) * factor
+        return c.lr * factor
 
-    def _prepare(self, minis: list[MiniBatch]) -> None:
+    def _prepare(self, minis: list[MiniBatch]) -> dict[str, float]:
         """Fill old (and ref) logprobs that need a separate no-grad pass, before any weight changes.
 
         With one optimizer step per batch the learner's logprobs in that step *are* the pre-update ones (no extra
         pass); with several (epochs or mini_batches > 1) they are recorded here, before the first update, and serve
-        as the old policy of the ratio and of the truncated IS weight in every later step."""
+        as the old policy of the ratio and of the truncated IS weight in every later step. With a critic: the values
+        before the update (one forward shared with the old logprobs), then the step's GAE advantages and returns;
+        returns the critic's metrics. With a preference objective (algo.objective): the coefficients of its exact
+        gradient from the pre-update sequence logprobs (r1zero.preference); returns its loss and metrics."""
         a = self.algo
         need_old = a.old_logprobs == "learner" and a.epochs * a.mini_batches > 1
-        for b in (b for mb in minis for b in mb.micro_batches):
-            if need_old or self.ref is not None:
+        need_old = need_old or a.objective != preference.POLICY_GRADIENT  # its sequence logprobs, before the update
+        batches = [b for mb in minis for b in mb.micro_batches]
+        for b in batches:
+            if need_old or self.ref is not None or self.critic is not None:
                 with torch.no_grad(), self._autocast():
+                    hidden = _hidden_states(self.model, b) if need_old or self.critic is not None else None
                     if need_old:
-                        b.old_logprobs = token_logprobs(self.model, b, self.temperature)[0]
+                        b.old_logprobs = token_logprobs(self.model, b, self.temperature, hidden)[0]
+                    if self.critic is not None:
+                        b.old_values = self.critic.values(hidden, b.loss_mask)
                     if self.ref is not None:
                         b.ref_logprobs = token_logprobs(self.ref, b, self.temperature)[0]
+        if a.objective != preference.POLICY_GRADIENT:  # coefficients of the objective's exact gradient
+            return preference.prepare(a.objective, a.objective_args, minis,
+                                      drop_zero=self.lcfg.drop_zero_advantage and a.kl_coef == 0)
+        if self.critic is None:
+            return {}
+        if any(mb.skipped for mb in minis):  # the config refuses drop_zero_advantage with a critic estimator
+            raise ValueError("rows were skipped for advantage 0, but a critic's token advantages are not 0")
+        return self.critic.prepare(batches)
 
     def _micro_step(self, b: TrainBatch, norm: Normaliser, sums: dict[str, float]) -> None:
         a = self.algo
         with self._autocast():
-            lp, ent = token_logprobs(self.model, b, self.temperature)
+            hidden = _hidden_states(self.model, b)
+            lp, ent = token_logprobs(self.model, b, self.temperature, hidden)
         mask = b.loss_mask
         # The learner's pre-update logprobs (in a single optimizer step: the current ones, ratio 1).
         learner_old = b.old_logprobs if b.old_logprobs is not None else lp.detach()
@@ -173,10 +205,19 @@ class Learner:
             old = learner_old
             is_w = rollout_weights(a.rollout_correction, old, b.rollout_logprobs, mask, cap=a.tis_cap,
                                    low=a.correction_low, high=a.correction_high)
-        loss, m = POLICY_LOSSES[a.loss](lp, old, b.advantages, mask, clip_low=a.clip_low, clip_high=a.clip_high,
-                                        agg=a.aggregation, is_weights=is_w, norm=norm, **a.loss_args)
+        adv = b.token_advantages if b.token_advantages is not None else b.advantages  # [B, T] (critic) or [B]
+        if b.pref_coef is not None:  # a preference objective: exactly its gradient (r1zero.preference)
+            loss, m = preference.surrogate(lp, mask, b.pref_coef), {}
+        else:
+            loss, m = POLICY_LOSSES[a.loss](lp, old, adv, mask, clip_low=a.clip_low, clip_high=a.clip_high,
+                                            agg=a.aggregation, is_weights=is_w, norm=norm, **a.loss_args)
+        if self.critic is not None:  # PPO: + vf_coef * clipped value loss (the policy loss above is unchanged)
+            vloss, vm = self.critic.loss(hidden, b, norm)
+            loss = loss + a.vf_coef * vloss
+            sums["value_loss"] = sums.get("value_loss", 0.0) + vloss.item()
+            m = {**m, **vm}
         kl = torch.zeros(())
-        if self.ref is not None:
+        if a.kl_coef > 0:
             kl = aggregate(kl_penalty(lp, b.ref_logprobs, a.kl_estimator), mask, a.aggregation, norm=norm)
             loss = loss + a.kl_coef * kl
         loss.backward()
@@ -198,7 +239,7 @@ class Learner:
         a = self.algo
         minis = [MiniBatch([self._to_device(b) for b in mb.micro_batches], mb.tokens, mb.seqs, mb.skipped)
                  for mb in minis]
-        self._prepare(minis)
+        critic_metrics = self._prepare(minis)  # the critic's (or a preference objective's) metrics
         sums: dict[str, float] = {}
         grad_norm = lr = 0.0
         steps = 0
@@ -210,13 +251,16 @@ class Learner:
                 for b in mb.micro_batches:
                     self._micro_step(b, norm, sums)
                 grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.lcfg.grad_clip))
+                if self.critic is not None:  # clipped on its own: a large early value error must not shrink the
+                    torch.nn.utils.clip_grad_norm_(self.critic.parameters(), self.lcfg.grad_clip)  # policy's step
                 self.opt.step()
                 self.opt_steps += 1
                 steps += 1
         n = max(sums.get("tokens", 0.0), 1.0)
-        per_step = {"loss", "kl", "vllm_diff", "tokens"}
+        per_step = {"loss", "kl", "vllm_diff", "tokens", "value_loss"}
         return {
             "loss": sums.get("loss", 0.0) / steps, "kl": sums.get("kl", 0.0) / steps,
+            **({"value_loss": sums.get("value_loss", 0.0) / steps, **critic_metrics} if self.critic is not None else {}),
             "clip_frac": 0.0, "approx_kl": 0.0, "mismatch_kl": 0.0, "entropy": 0.0,
             **{k: v / n for k, v in sums.items() if k not in per_step},  # token means: entropy, clip_frac, ...
             "grad_norm": grad_norm, "lr": lr, "optimizer_steps": steps,
@@ -224,22 +268,29 @@ class Learner:
             "train_tokens": sum(float(b.loss_mask.sum()) for mb in minis for b in mb.micro_batches),
             "skipped_rows": float(sum(mb.skipped for mb in minis)),
             "micro_batches": sum(len(mb.micro_batches) for mb in minis), "train_seconds": time.perf_counter() - t0,
+            **(critic_metrics if self.critic is None else {}),  # a preference objective's loss and metrics
         }
 
     def _to_device(self, b: TrainBatch) -> TrainBatch:
         if self.device.type == "cpu":
             return b
-        move = lambda t: None if t is None else t.to(self.device)  # noqa: E731
-        return TrainBatch(*(move(getattr(b, f)) for f in
-                            ("input_ids", "attention_mask", "loss_mask", "advantages", "rollout_logprobs",
-                             "old_logprobs", "ref_logprobs")))
+        return dataclasses.replace(b, **{f.name: getattr(b, f.name).to(self.device) for f in dataclasses.fields(b)
+                                         if isinstance(getattr(b, f.name), torch.Tensor)})
 
     # -- weights out --------------------------------------------------------------------------------------------
-    def export_weights(self) -> bytes:
-        """All weights as safetensors bytes (the CPU transport to the rollout workers)."""
-        from r1zero.rollout.weight_sync import state_dict_to_bytes
+    @torch.no_grad()
+    def export_weights(self, form: str = "bytes", dtype: str | None = None):
+        """All weights for the rollout workers: safetensors bytes (form "bytes") or TensorWeights (form "tensors":
+        numpy views of the live parameters that Ray copies once into its object store as this method returns), cast
+        to `dtype` (the engine's; None keeps the learner's)."""
+        from r1zero.rollout.weight_sync import state_dict_to_arrays, state_dict_to_bytes
 
-        return state_dict_to_bytes(self.model.state_dict())
+        cast = getattr(torch, dtype) if dtype else None
+        if form == "tensors":
+            return state_dict_to_arrays(self.model.state_dict(), cast)
+        if form != "bytes":
+            raise ValueError(f"unknown weights form {form!r}; valid: ['bytes', 'tensors']")
+        return state_dict_to_bytes(self.model.state_dict(), cast)
 
     def rendezvous_address(self) -> tuple[str, int]:
         """This node's IP and a free port, for the weight-broadcast group's store (rank 0 hosts it)."""
@@ -296,8 +347,8 @@ class Learner:
         path = Path(folder)
         path.mkdir(parents=True, exist_ok=True)
         save_model(self.model, str(path / "model.safetensors"))
-        torch.save({"opt": self.opt.state_dict(), "opt_steps": self.opt_steps,
-                    "torch_rng": torch.get_rng_state()}, path / "learner_state.pt")
+        torch.save({"opt": self.opt.state_dict(), "opt_steps": self.opt_steps, "torch_rng": torch.get_rng_state(),
+                    "critic": None if self.critic is None else self.critic.state_dict()}, path / "learner_state.pt")
 
     def load_state(self, folder: str) -> None:
         from safetensors.torch import load_model
@@ -305,6 +356,11 @@ class Learner:
         path = Path(folder)
         load_model(self.model, str(path / "model.safetensors"), device=str(self.device))
         state = torch.load(path / "learner_state.pt", weights_only=False)
+        if (self.critic is None) != (state.get("critic") is None):
+            raise ValueError(f"checkpoint {folder} was saved {'without' if state.get('critic') is None else 'with'} "
+                             f"a value head (algo.estimator=gae) and this run is configured the other way")
+        if self.critic is not None:
+            self.critic.load_state_dict(state["critic"])
         self.opt.load_state_dict(state["opt"])
         self.opt_steps = state["opt_steps"]
         torch.set_rng_state(state["torch_rng"])

@@ -97,6 +97,22 @@ def _is_num(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
+# What a control arm's banner says (r1zero.algo.controls): a reader must not take its curves for learning.
+CONTROL_LABELS = {
+    "random": "CONTROL ARM (reward.control=random): every reward was a coin flip independent of the completion; "
+              "accuracy here is what the loop reaches without any signal about correctness",
+    "format_only": "CONTROL ARM (reward.control=format_only): the reward paid the format only, never the answer; "
+                   "accuracy here is what the format alone brings",
+}
+
+
+def control_label(cfg: dict[str, Any]) -> str:
+    """The banner of a control-arm run ('' for a real run), from its config.json."""
+    reward = cfg.get("reward") if isinstance(cfg.get("reward"), dict) else {}
+    control = reward.get("control", "none")
+    return CONTROL_LABELS.get(control, "") if isinstance(control, str) else ""
+
+
 def _read_config(run_dir: Path) -> dict[str, Any]:
     try:
         cfg = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
@@ -320,6 +336,7 @@ def build_report(run_dir: str | Path, phrases: tuple[str, ...] = emergence.DEFAU
         csp=CSP, run_name=run.resolve().name, run_dir=str(run), generated=_dt.datetime.now().isoformat(" ", "seconds"),
         model=cfg.get("model", {}).get("name", "?") if isinstance(cfg.get("model"), dict) else "?",
         tasks=", ".join(cfg.get("data", {}).get("tasks", {}) or []) if isinstance(cfg.get("data"), dict) else "",
+        control=control_label(cfg),
         steps_done=len(steps_done), last_step=steps_done[-1] if steps_done else None, planned=planned,
         finished=(run / "final").is_dir(), traced_steps=len(summary), samples=len(df),
         phrases=", ".join(phrases), plots=make_plots(summary, metrics), summary=table, thinned=thinned,

@@ -58,6 +58,8 @@ class Session:
                                tolerance=r.canary_tolerance, sync_timeout_s=r.sync_timeout_s,
                                generate_timeout_s=r.generate_timeout_s, max_restarts=r.max_worker_restarts)
             start_step = _connect(cfg, ckpt, pool)
+            if ckpt is not None and hasattr(mixture, "load_state"):  # the curriculum's pass-rate history
+                mixture.load_state(checkpoint.load_controller_state(ckpt).get("curriculum"))
             pool.verify_sync()  # the initial load must agree too
             pool.canary()
             pad = tokenizer.pad_token_id
@@ -94,9 +96,11 @@ def _connect(cfg: Config, ckpt: Path | None, pool: RolloutPool) -> int:
         start_step = int(state["step"])
     transport = r.weight_transport
     if transport == "auto":
-        transport = "broadcast" if r.gpus_per_worker > 0 else "bytes"
+        transport = "broadcast" if r.gpus_per_worker > 0 else "tensors"
     if transport == "broadcast":
         pool.connect_broadcast(backend="nccl" if r.gpus_per_worker > 0 else "gloo")
+    else:
+        pool.transport = transport
     if ckpt is not None:
         pool.sync(version=start_step)
     return start_step

@@ -64,10 +64,18 @@ class TrainBatch:
     input_ids: torch.Tensor  # [B, T] long: prompt + completion tokens, right-padded with pad_id
     attention_mask: torch.Tensor  # [B, T] long: 1 on real tokens, 0 on padding
     loss_mask: torch.Tensor  # [B, T] float: 1 on completion tokens only (the ones being trained)
-    advantages: torch.Tensor  # [B] float: one advantage per sequence
+    advantages: torch.Tensor  # [B] float: one advantage per sequence (algo.estimator=gae: the outcome reward)
     rollout_logprobs: torch.Tensor  # [B, T] float: sampler's logprob at each completion position, 0 elsewhere
     old_logprobs: torch.Tensor | None = None  # [B, T] float: learner's logprobs before the update, or None
     ref_logprobs: torch.Tensor | None = None  # [B, T] float: frozen reference's logprobs, or None (kl_coef = 0)
+    # PPO's critic (algo.estimator=gae), filled by the learner before the update (r1zero/critic.py); None otherwise:
+    old_values: torch.Tensor | None = None  # [B, T] float: V(s_t) before the update on completion positions, else 0
+    token_advantages: torch.Tensor | None = None  # [B, T] float: GAE advantages (whitened), 0 off the loss mask
+    returns: torch.Tensor | None = None  # [B, T] float: GAE returns A_t + V(s_t), the value targets, 0 off the mask
+    rewards: torch.Tensor | None = None  # [B] float: each row's (shaped) reward, for sequence-level objectives
+    group_ids: torch.Tensor | None = None  # [B] long: each row's prompt group (rollout.group_id) within the step
+    pref_coef: torch.Tensor | None = None  # [B] float: dLoss/d(sequence logprob) of a preference objective, filled
+    #                                        by the learner (r1zero.preference), or None (policy gradient)
 
     @property
     def num_tokens(self) -> int:

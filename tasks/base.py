@@ -95,6 +95,12 @@ class Task(ABC):
         """The text that goes in the template's question slot."""
         return problem.prompt
 
+    def family(self, problem: Problem) -> str:
+        """The problem's difficulty family for the online curriculum (r1zero.curriculum): problems of one family are
+        expected to be about equally hard, so a family's recent pass rate says how often to draw it. Default: one
+        family per task; a task overrides it when its problems differ in kind (arithmetic: operators and sign)."""
+        return "all"
+
     def canonical(self, problem: Problem) -> str:
         """The problem's identity for duplicate checks: equal canonical forms are the same problem (same numbers,
         other wording). Default: the prompt's numbers in order plus the gold answer, or, without numbers, the prompt's

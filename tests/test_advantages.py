@@ -55,3 +55,26 @@ def test_interleaved_group_ids():
 def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError, match="must both be"):
         ADVANTAGES["grpo"](torch.zeros(3), torch.zeros(4, dtype=torch.long))
+
+
+def test_reinforce_pp_centres_in_the_group_then_whitens_over_the_batch():
+    # centred: [0.5, -0.5, -0.5, 0.5, -1, 0, 1] (group means 0.5 and 2), batch mean 0;
+    # population var = (4 * 0.25 + 1 + 0 + 1) / 7 = 3/7, std = 0.654654 -> centred / 0.654654
+    adv = _run("reinforce_pp", [1, 0, 0, 1, 1, 2, 3], [0, 0, 0, 0, 1, 1, 1])
+    s = math.sqrt(3 / 7)
+    assert adv.tolist() == pytest.approx([0.5 / s, -0.5 / s, -0.5 / s, 0.5 / s, -1 / s, 0.0, 1 / s], abs=1e-5)
+    # unlike GRPO, a group whose rewards barely differ keeps small advantages: [0, 0.1] next to [0, 1] gives
+    # centred [-0.05, 0.05, -0.5, 0.5], std = sqrt((2 * 0.0025 + 2 * 0.25) / 4) = 0.355317
+    adv = _run("reinforce_pp", [0, 0.1, 0, 1], [0, 0, 1, 1])
+    s = math.sqrt(0.505 / 4)
+    assert adv.tolist() == pytest.approx([-0.05 / s, 0.05 / s, -0.5 / s, 0.5 / s], abs=1e-5)
+    grpo = _run("grpo", [0, 0.1, 0, 1], [0, 0, 1, 1])  # GRPO's per-group std makes both 0.707
+    assert float(grpo[1]) == pytest.approx(float(grpo[3]), abs=1e-4)
+
+
+def test_reinforce_pp_group_of_one_and_equal_rewards():
+    # group 9 has one member (0 after centring, still counted in the std); group 3: [1, 0] centred [0.5, -0.5];
+    # var = (0 + 0.25 + 0.25) / 3 = 1/6, std = 0.408248
+    adv = _run("reinforce_pp", [5.0, 1.0, 0.0], [9, 3, 3])
+    assert adv.tolist() == pytest.approx([0.0, 0.5 / math.sqrt(1 / 6), -0.5 / math.sqrt(1 / 6)], abs=1e-5)
+    assert _run("reinforce_pp", [1.0, 1.0, 1.0, 1.0], [0, 0, 1, 1]).tolist() == [0.0] * 4

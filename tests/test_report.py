@@ -178,3 +178,17 @@ def test_alarm_box(tmp_path, capsys):
     assert code == 0 and "entropy fell below 0.2" in box and "steps 2-4 (3 of 5 steps, still at the last step)" in box
     assert "all-equal rewards" in box and "steps 1, 3 (2 of 5 steps)" in box
     assert not any(k.startswith("on") for _, a in tags(page) for k in a)
+
+
+@pytest.mark.parametrize("control,words", [("random", "coin flip"), ("format_only", "format only")])
+def test_control_arm_runs_are_labelled(tmp_path, capsys, control, words):
+    run = make_run(tmp_path, steps=2)
+    code, page, _ = report(capsys, run)
+    assert code == 0 and 'id="control"' not in page  # a real run carries no banner
+    cfg_file = run / "config.json"
+    cfg = json.loads(cfg_file.read_text()) if cfg_file.exists() else {}
+    cfg["reward"] = {**cfg.get("reward", {}), "control": control}
+    cfg_file.write_text(json.dumps(cfg))
+    code, page, _ = report(capsys, run)
+    banner = page.split('id="control"')[1].split("</section>")[0]
+    assert code == 0 and f"reward.control={control}" in banner and words in banner

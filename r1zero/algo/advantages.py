@@ -15,6 +15,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from r1zero.algo.gae import outcome_rewards
+
 EPS = 1e-6  # TRL / verl use 1e-4..1e-6; keeps an all-equal group at exactly 0 instead of nan.
 
 
@@ -64,10 +66,31 @@ def rloo(rewards: Tensor, group_ids: Tensor) -> Tensor:
     return adv.to(rewards.dtype)
 
 
+def reinforce_pp(rewards: Tensor, group_ids: Tensor) -> Tensor:
+    """REINFORCE++-baseline (Hu et al. 2025, "REINFORCE++: Stabilizing Critic-Free Policy Optimization with Global
+    Advantage Normalization", the form for R1-style outcome rewards, OpenRLHF's `reinforce_baseline`): subtract the
+    group mean (r - mean of the prompt's group), then whiten by the *global* batch: (a - mean(a)) / (std(a) + eps)
+    over all N rows of the step.
+
+    Dividing by the batch std instead of each group's std (GRPO) keeps a group whose rewards barely differ from
+    getting advantages as large as a decisive one's; the paper argues the per-prompt std biases the estimate.
+    std is the population one over the rows (OpenRLHF whitens with a masked mean of squares, no Bessel correction;
+    it weighs each token, this estimator sees one number per row). Groups of one are 0 after centering and stay 0
+    (the global mean of group-centred values is 0); an all-zero batch stays 0.
+    """
+    sums, counts, _ = _group_stats(rewards, group_ids)
+    centred = rewards.to(torch.float64) - sums / counts
+    centred = centred - centred.mean() if centred.numel() else centred
+    std = centred.pow(2).mean().sqrt() if centred.numel() else torch.zeros((), dtype=torch.float64)
+    return (centred / (std + EPS)).to(rewards.dtype)
+
+
 ADVANTAGES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
     "grpo": grpo,
     "dr_grpo": dr_grpo,
     "rloo": rloo,
+    "reinforce_pp": reinforce_pp,
+    "gae": outcome_rewards,  # PPO with a critic: the learner turns these outcome rewards into GAE (r1zero/critic.py)
 }
 
 # The loss aggregation an estimator's paper pairs it with, used when algo.agg is 'auto' (Dr. GRPO's unbiasedness

@@ -3,7 +3,7 @@
 Shapes:
     logprobs, old_logprobs, ref_logprobs, mask: Tensor[B, T] (one entry per completion token; mask is 1.0 on the
     tokens that count, 0.0 on prompt and padding)
-    advantages: Tensor[B] (one per sequence, broadcast over its tokens)
+    advantages: Tensor[B] (one per sequence, broadcast over its tokens) or Tensor[B, T] (one per token: GAE)
 
 One plain dict per registry (AGGREGATIONS, KL_ESTIMATORS, POLICY_LOSSES); the config's Literals derive from them.
 Every policy loss takes (logprobs, old_logprobs, advantages, mask, *, clip_low, clip_high, agg, max_tokens, is_weights,
@@ -112,16 +112,24 @@ def ppo_clip(
 
 
 def _prepare(logprobs: Tensor, old_logprobs: Tensor, advantages: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-    """Shape checks; the advantages as [B, 1] and the clamped token log-ratio log(pi / pi_old), [B, T]."""
+    """Shape checks; the advantages as [B, 1] (or [B, T]) and the clamped token log-ratio log(pi / pi_old), [B, T]."""
     if logprobs.shape != old_logprobs.shape or logprobs.shape != mask.shape:
         raise ValueError(
             f"logprobs {tuple(logprobs.shape)}, old_logprobs {tuple(old_logprobs.shape)} and mask "
             f"{tuple(mask.shape)} must all be [B, T]"
         )
+    log_ratio = (logprobs - old_logprobs.detach()).clamp(-MAX_LOG_RATIO, MAX_LOG_RATIO)
+    return _token_advantages(advantages, logprobs), log_ratio
+
+
+def _token_advantages(advantages: Tensor, logprobs: Tensor) -> Tensor:
+    """Advantages [B] (one per sequence, GRPO-style) as [B, 1], or per-token [B, T] (PPO's GAE) as they are."""
+    if advantages.shape == logprobs.shape:
+        return advantages.to(logprobs.dtype)
     if advantages.shape != logprobs.shape[:1]:
-        raise ValueError(f"advantages {tuple(advantages.shape)} must be [B] with B = {logprobs.shape[0]}")
-    adv = advantages.to(logprobs.dtype).unsqueeze(1)  # [B, 1]
-    return adv, (logprobs - old_logprobs.detach()).clamp(-MAX_LOG_RATIO, MAX_LOG_RATIO)
+        raise ValueError(f"advantages {tuple(advantages.shape)} must be [B] or [B, T] with [B, T] = "
+                         f"{tuple(logprobs.shape)}")
+    return advantages.to(logprobs.dtype).unsqueeze(1)  # [B, 1]
 
 
 def _weighted(per_token: Tensor, is_weights: Tensor | None) -> Tensor:
@@ -212,7 +220,7 @@ def _covariance(logprobs: Tensor, advantages: Tensor, mask: Tensor) -> Tensor:
     eq. 10: the covariance that drives the change of entropy; the means are over this batch's valid tokens)."""
     m = mask.to(logprobs.dtype)
     n = m.sum().clamp(min=1.0)
-    a = advantages.to(logprobs.dtype).unsqueeze(1).expand_as(logprobs)
+    a = _token_advantages(advantages, logprobs).expand_as(logprobs)
     lp = logprobs.detach()
     return (a - (a * m).sum() / n) * (lp - (lp * m).sum() / n)
 

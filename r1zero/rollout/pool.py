@@ -49,19 +49,26 @@ def _dead(e: BaseException) -> bool:
 class RolloutPool:
     """Ray actor handles of RolloutWorkers, the learner they follow, and the checks every sync must pass.
 
-    Two transports behind one `sync` call: "bytes" (safetensors bytes through Ray's object store; CPU default) and
-    "broadcast" (a process group with the learner as rank 0: NCCL between GPUs, gloo on CPU). A replacement worker
-    always loads by bytes (a collective group cannot take a new member), so replacement works under both.
+    Three transports behind one `sync` call (r1zero.rollout.weight_sync): "tensors" (raw arrays through Ray's
+    shared-memory object store, read zero-copy on the learner's node; the CPU default), "bytes" (safetensors bytes
+    through the object store) and "broadcast" (a process group with the learner as rank 0: NCCL between GPUs, gloo
+    on CPU). A replacement worker loads through the object store ("tensors", or "bytes" under "bytes"; a collective
+    group cannot take a new member), so replacement works under all three.
     """
 
     def __init__(self, workers: list, learner: Any, *, make_worker: Callable[[int], Any] | None = None,
                  dtype: str = "float32", canary_ids: list[int] | None = None, tolerance: float = 1e-3,
-                 sync_timeout_s: float = 600.0, generate_timeout_s: float = 3600.0, max_restarts: int = 3) -> None:
-        """make_worker(i) starts a fresh worker actor for slot i (None: a dead worker ends the run)."""
+                 sync_timeout_s: float = 600.0, generate_timeout_s: float = 3600.0, max_restarts: int = 3,
+                 transport: str = "tensors") -> None:
+        """make_worker(i) starts a fresh worker actor for slot i (None: a dead worker ends the run); transport:
+        "tensors" or "bytes" (connect_broadcast switches to "broadcast")."""
+        if transport not in ("tensors", "bytes"):
+            raise ValueError(f"unknown object-store transport {transport!r}; valid: ['tensors', 'bytes'] "
+                             f"('broadcast' is formed by connect_broadcast)")
         self.workers, self.learner, self.make_worker = list(workers), learner, make_worker
         self.dtype, self.canary_ids, self.tolerance = dtype, list(canary_ids or []), tolerance
         self.sync_timeout_s, self.generate_timeout_s, self.max_restarts = sync_timeout_s, generate_timeout_s, max_restarts
-        self.transport, self.backend = "bytes", ""
+        self.transport, self.backend = transport, ""
         self.specs: list | None = None
         self.version = 0
         self.restarts = 0  # workers replaced so far (a metric: faults/worker_restarts)
@@ -107,13 +114,21 @@ class RolloutPool:
     def sync(self, version: int) -> float:
         """Copy the learner's current weights into every worker; returns the slowest worker's seconds."""
         self.version = version
-        if self.transport == "bytes":
-            blob = self.learner.export_weights.remote()
-            return max(self._each(lambda w: w.load_weights.remote(blob, version), "weight sync"))
+        if self.transport != "broadcast":
+            return max(self._each(self._loader(version), "weight sync"))
         send = self.learner.broadcast_weights.remote()
         took = self._get([w.receive_broadcast.remote(self.specs, version) for w in self.workers], "weight broadcast")
         self._get([send], "weight broadcast")
         return max(took)
+
+    def _loader(self, version: int) -> Callable[[Any], Any]:
+        """worker -> the call that loads the learner's current weights through the object store. The learner exports
+        once (one object for every worker; a worker replaced meanwhile reads the same one)."""
+        if self.transport == "bytes":
+            blob = self.learner.export_weights.remote("bytes", self.dtype)
+            return lambda w: w.load_weights.remote(blob, version)
+        msg = self.learner.export_weights.remote("tensors", self.dtype)
+        return lambda w: w.load_tensor_weights.remote(msg, version)
 
     def _each(self, call: Callable[[Any], Any], what: str) -> list:
         """call(worker) on every worker; a worker that died meanwhile is replaced (the replacement is synced and
@@ -135,15 +150,19 @@ class RolloutPool:
         a sync that did nothing, or loaded the wrong tensors, fails here even when the change is far below what the
         logprob canary can see (one step at lr 1e-6 moves the canary by ~1e-4)."""
         # asked now, not with the sync: the check is against the learner's weights as they are, whatever ran between
-        want = self._get([self.learner.weights_fingerprint.remote(self.dtype)], "learner fingerprint")[0]
-        for i, (got_version, got) in enumerate(self._each(lambda w: w.weights_fingerprint.remote(), "sync check")):
+        # (the learner sums while the workers answer: both asked before either is awaited)
+        want_ref = self.learner.weights_fingerprint.remote(self.dtype)
+        held = self._each(lambda w: w.weights_fingerprint.remote(), "sync check")
+        want = self._get([want_ref], "learner fingerprint")[0]
+        for i, (got_version, got) in enumerate(held):
             check_fingerprint(i, self.version, got_version, want, got, rtol)
 
     def canary(self) -> float:
         """Max |vLLM - learner| logprob over the canary tokens across all workers; raises CanaryError above tolerance,
         on NaN or inf, and when a worker returns a different number of logprobs."""
-        ref_lp = self._get([self.learner.sequence_logprobs.remote(self.canary_ids)], "learner canary")[0]
+        ref = self.learner.sequence_logprobs.remote(self.canary_ids)  # runs while the workers run theirs
         got = self._each(lambda w: w.sequence_logprobs.remote(self.canary_ids), "canary")
+        ref_lp = self._get([ref], "learner canary")[0]
         return max(canary_diff(i, lp, ref_lp, self.tolerance) for i, lp in enumerate(got))
 
     # -- generation -------------------------------------------------------------------------------------------
@@ -203,8 +222,7 @@ class RolloutPool:
         self._get([worker.info.remote()], f"starting a replacement for rollout worker {i}",
                   timeout_s=max(self.sync_timeout_s, 600.0))
         if self.version > 0:
-            self._get([worker.load_weights.remote(self.learner.export_weights.remote(), self.version)],
-                      f"loading weights into the replacement for rollout worker {i}")
+            self._get([self._loader(self.version)(worker)], f"loading weights into the replacement for rollout worker {i}")
         want = self._get([self.learner.weights_fingerprint.remote(self.dtype)], "learner fingerprint")[0]
         got_version, got = self._get([worker.weights_fingerprint.remote()], "replacement sync check")[0]
         check_fingerprint(i, self.version, got_version, want, got, 1e-9)

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from r1zero.types import Rollout, SamplingSpec
+
+if TYPE_CHECKING:
+    from r1zero.rollout.weight_sync import TensorWeights
 
 EXTENSION = "r1zero.rollout.weight_sync.VLLMWeightSyncExtension"
 
@@ -106,6 +109,16 @@ class RolloutWorker:
     def load_weights(self, blob: bytes, version: int) -> float:
         """Replace all weights in place from safetensors bytes; returns seconds taken."""
         return self._reload("load_safetensors_bytes", blob, version)
+
+    def load_tensor_weights(self, msg: TensorWeights, version: int) -> float:
+        """Replace all weights in place from TensorWeights (arrays Ray read zero-copy from its shared-memory object
+        store); returns seconds taken. An engine in its own process (VLLM_ENABLE_V1_MULTIPROCESSING=1) cannot take
+        arrays through collective_rpc: it gets them as safetensors bytes, made here."""
+        if os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING") == "0":
+            return self._reload("load_tensor_weights", msg, version)
+        from r1zero.rollout.weight_sync import arrays_to_weights, state_dict_to_bytes
+
+        return self._reload("load_safetensors_bytes", state_dict_to_bytes(dict(arrays_to_weights(msg))), version)
 
     def init_broadcast_group(self, host: str, port: int, rank: int, world_size: int, backend: str) -> None:
         """Join the learner's weight-broadcast group (NCCL on GPU, gloo on CPU) as `rank`."""
