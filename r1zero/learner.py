@@ -239,7 +239,7 @@ class Learner:
         a = self.algo
         minis = [MiniBatch([self._to_device(b) for b in mb.micro_batches], mb.tokens, mb.seqs, mb.skipped)
                  for mb in minis]
-        critic_metrics = self._prepare(minis)  # the critic's (or a preference objective's) metrics
+        prepared = self._prepare(minis)  # the critic's or a preference objective's metrics (else empty)
         sums: dict[str, float] = {}
         grad_norm = lr = 0.0
         steps = 0
@@ -260,7 +260,7 @@ class Learner:
         per_step = {"loss", "kl", "vllm_diff", "tokens", "value_loss"}
         return {
             "loss": sums.get("loss", 0.0) / steps, "kl": sums.get("kl", 0.0) / steps,
-            **({"value_loss": sums.get("value_loss", 0.0) / steps, **critic_metrics} if self.critic is not None else {}),
+            **({"value_loss": sums.get("value_loss", 0.0) / steps} if self.critic is not None else {}), **prepared,
             "clip_frac": 0.0, "approx_kl": 0.0, "mismatch_kl": 0.0, "entropy": 0.0,
             **{k: v / n for k, v in sums.items() if k not in per_step},  # token means: entropy, clip_frac, ...
             "grad_norm": grad_norm, "lr": lr, "optimizer_steps": steps,
@@ -268,7 +268,6 @@ class Learner:
             "train_tokens": sum(float(b.loss_mask.sum()) for mb in minis for b in mb.micro_batches),
             "skipped_rows": float(sum(mb.skipped for mb in minis)),
             "micro_batches": sum(len(mb.micro_batches) for mb in minis), "train_seconds": time.perf_counter() - t0,
-            **(critic_metrics if self.critic is None else {}),  # a preference objective's loss and metrics
         }
 
     def _to_device(self, b: TrainBatch) -> TrainBatch:

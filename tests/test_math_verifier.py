@@ -32,8 +32,9 @@ DUBIOUS_POLICY = {
     "oc-0080": True,
     # "\text{and}" and ";" separate list items, so both sides are {p=5, q=2, p=7, q=2}.
     "oc-0084": True,
-    # A gold with several different \boxed{} is ambiguous -> unparseable_gold, never reward 1
-    # (lighteval's own extraction labels 0085 True and 0086 False).
+    # Gold boxes joined by "and"/"or"/commas are one list (rewards.math.locate); this gold's list
+    # is {1, 2, 3}, so neither `2,3` (0085) nor `2` (0086) equals it (lighteval's own
+    # extraction labels 0085 True and 0086 False).
     "oc-0085": False,
     "oc-0086": False,
 }
@@ -137,7 +138,7 @@ def test_symbolic_paths_use_sympy(warm_child):
 # --------------------------------------------------------------------------------- fail closed
 
 @pytest.mark.parametrize("gold", [
-    "Answer is forty two.", "forty two", "", "   ", "\\frac{1}{", "\\boxed{1} and \\boxed{2}",
+    "Answer is forty two.", "forty two", "", "   ", "\\frac{1}{", "\\boxed{1}, or maybe \\boxed{2}",
     "9^{9^{9^9}}", "unparseable_latex", "x " * 3000,
 ])
 def test_unparseable_gold_never_rewards(gold):

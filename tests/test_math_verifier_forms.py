@@ -47,14 +47,14 @@ def test_tune_split_agreement_and_no_false_positive():
     false_pos = [r["id"] for r, g in zip(rows, got) if g and not _want(r)]
     assert false_pos == []
     agree = sum(g == _want(r) for r, g in zip(rows, got))
-    assert agree >= 175, f"{agree}/{len(rows)}"  # measured 180/191 (2026-12-01); a floor against regressions
+    assert agree >= 188, f"{agree}/{len(rows)}"  # measured 190/191 (2026-12-01, round 2); a floor against regressions
 
 
 def test_heldout_split_floor():
     """Not tuned on (tests/fixtures/README.md): only a regression floor on the raw labels."""
     rows = [r for r in _rows() if r["split"] == "heldout"]
     agree = sum(_judge(r) == r["expected"] for r in rows)
-    assert agree >= 60, f"{agree}/{len(rows)}"
+    assert agree >= 64, f"{agree}/{len(rows)}"  # measured 66/74 (2026-12-01, round 2)
 
 
 # ------------------------------------------------------------------------------------------ groups

@@ -6,12 +6,17 @@ Public API: `extract_answer(completion)`, `is_equivalent(gold, pred, timeout_s)`
 Pipeline (cheapest first; most pairs never touch sympy, and importing this module does not
 import sympy):
  0. locating (rewards.math.locate): either side may be a whole text (a solution, a completion, "Answer
-    $ 9 $"); reasoning inside <think> is dropped; several boxes: an explicit "final answer" after the
-    first box keeps only the later boxes (a revision); boxes joined only by "and"/commas/spacing are
-    one list answer (prediction only; in a gold, several different boxes stay a data error); one box in
-    prose -> its content; prose (a 4+-letter word or two short words outside math, not units) -> the
-    text after the last answer marker, then the last math block or bare number; a sentence with
-    "or"/"maybe"/"either"/... around it is `hedged`; inline math broken over lines is not an answer.
+    $ 9 $"); reasoning inside <think> is dropped; an answer marker ("final answer", "the answer
+    is", "answer:") after the last box states the answer (its first sentence); several boxes: a
+    marker after the first box keeps only the later boxes (a revision); boxes joined by
+    "and"/commas/spacing or a short phrase without a hedge or change-of-mind word ("for part (a)
+    and"; never "or"/"maybe"/"actually"/"so"/...) are one list answer, in a gold as in a prediction
+    (a gold's "or" joins too; a gold with a hedge between boxes stays a data error); math blocks
+    joined the same way (`$21,16$ and $11$`) are one list; one box in prose -> its content; prose
+    (a 4+-letter word or two short words outside math, not units) -> the first sentence after the
+    last answer marker, then the last math block (searched again if it is prose itself) or bare
+    number; a sentence with "or"/"maybe"/"either"/... around it is `hedged`; a sentence after a
+    marker that ends in "?" states nothing; inline math broken over lines is not an answer.
  1. size guards: a text over 50,000 characters is not searched; a predicted answer over 1,000 characters or nested over 40 brackets deep is not
     examined (verdict `timeout`); a gold like that is a data error (`unparseable_gold`).
  2. string normalisation (rewards.math.normalize.normalize), the documented policy:
@@ -36,7 +41,7 @@ import sympy):
     - decimal comma (verify._decimal_comma_retry): `1000,99`, `0,111`, `2,74` (a comma followed by 2 or
       4+ digits, or after a lone 0) is first a list; only when that fails against a single number on
       the other side is it read as a decimal. `3,5` (one digit) stays the list "3, 5"; `1.234,5`
-      (dot thousands) is not supported (fails closed);
+      (dot thousands) is not supported (fails closed); `14 {, }916` is `14{,}916`;
     - percent policy: `10\\%`, `10 percent`, `10 pct` all equal 10, never 0.1 (the MATH convention).
  3. structure: top-level `,` `;` `or` `and` make an *unordered* list (a multiset; MATH's "enter
     all solutions separated by commas"); `\\{..\\}` is a set; `(..)`, `[..]`, `\\langle..\\rangle`
@@ -50,6 +55,12 @@ import sympy):
     differs from it (`x = 3 = 2` is malformed). Names also include `AB`, `|AB|`, `\\frac{NO}{BO}`,
     `V_1:V_2` and `(p,q)`. `x \\ne a` is the union (-inf,a) U (a,inf); `-x > -1` is `x < 1`.
     `a:b` (times, ratios) is an ordered tuple of its parts: 12:00 != 13:00, 7:32 != 14:64.
+    `|x| < a`, `|x| \\ge a`, `1 \\le |z| \\le 3/2` (bounds provably >= 0) are the interval / union of
+    two intervals they describe (`1 \\le |z| \\le 3/2` is not `[1, 3/2]`); a bound of unknown sign is
+    malformed. Other one-direction chains between expressions, `f(2) < f(1) < f(4)`, are compared
+    side by side, a `>` chain mirrored (`c > b > a` == `a < b < c`); mixed directions are malformed.
+    The same item twice in a predicted list, `(3,17,3,7)` and `(3, 17, 3, 7)`, counts once when
+    the prediction has more items than the gold.
     Sets vs inequalities: `x \\in [-2,7]`, `[-2,7]` and `-2 \\le x \\le 7` are one interval, in
     either direction (symmetric; math-verify compares them only one way round by default).
     `{1,2,3}` (braces without backslash) with commas is a set; `[\\begin{array}..]` is its matrix.
@@ -69,8 +80,9 @@ import sympy):
  Gold that is prose or does not parse -> `unparseable_gold`, never reward 1.
 
 Extraction (`score`): text inside <think>...</think> is ignored (an unclosed <think> hides the
-rest); then the last complete <answer>...</answer>, else the last \\boxed{}, else the text after
-the last "The answer is" / "Final answer:". Several different <answer> blocks or boxes (not
+rest); then the last complete <answer>...</answer>, else an answer stated after a marker that
+follows the last box, else the last \\boxed{} (or the joined list, as in step 0), else the text
+after the last "The answer is" / "Final answer:". Several different <answer> blocks or boxes (not
 provably equal) -> `hedged`. `require_format=True` needs </think> followed by an <answer> block.
 
 Layout (every module is stdlib-only except sympy_check, which runs in the child process):

@@ -22,6 +22,7 @@ from rewards.math.structure import (
     Equation,
     Matrix,
     Node,
+    Relation,
     Scalar,
     Seq,
     Text,
@@ -70,6 +71,8 @@ def gold_problem(node: Node) -> bool:
         return any(gold_problem(x) for x in node.items)
     if isinstance(node, Matrix):
         return any(gold_problem(Scalar(c)) for row in node.rows for c in row) or not node.rows
+    if isinstance(node, Relation):
+        return any(gold_problem(Scalar(t)) for t in node.terms)
     return False
 
 
@@ -183,6 +186,9 @@ def _cmp_seqs(g: Seq, p: Seq, ctx: Ctx) -> Verdict:
     if g.kind in UNORDERED and p.kind in UNORDERED:
         gi = _dedupe(g.items) if g.kind == "set" else list(g.items)
         pi = _dedupe(p.items) if p.kind == "set" else list(p.items)
+        if len(pi) > len(gi):
+            # the same item written twice (`(3,17,3,7)` and `(3, 17, 3, 7)`) is no second answer
+            pi = _dedupe(pi)
         return _cmp_multiset(gi, pi, ctx)
     if g.kind == p.kind == "tuple" and (g.opening, g.closing) == (p.opening, p.closing) \
             and len(g.items) == len(p.items):
@@ -214,6 +220,10 @@ def compare(g: Node, p: Node, ctx: Ctx) -> Verdict:
         return _cmp_matrices(g, p, ctx)
     if isinstance(g, Equation) and isinstance(p, Equation):
         return _cmp_equations(g, p, ctx)
+    if isinstance(g, Relation) and isinstance(p, Relation):
+        if g.ops != p.ops:
+            return Verdict.DIFFERENT
+        return _combine(_cmp_scalar(a, b, ctx) for a, b in zip(g.terms, p.terms))
     if isinstance(g, Equation) != isinstance(p, Equation):
         # `x = 5` against `5`, `(p,q) = (3,2)` against `(3,2)`: the named side's value is the answer
         eq, other = (g, p) if isinstance(g, Equation) else (p, g)

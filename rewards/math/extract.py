@@ -1,8 +1,9 @@
 """Extraction of the final answer from a completion (the `rewards.math` extraction policy).
 
 Text inside <think>...</think> is ignored (an unclosed <think> hides the rest); then the last
-complete <answer>...</answer>, else the \\boxed{} answers (a revision after an explicit
-"final answer" keeps only the later boxes; boxes joined by "and"/commas are one list answer),
+complete <answer>...</answer>, else the \\boxed{} answers (an explicit "final answer" after the
+last box states the answer; one after the first box keeps only the later boxes; boxes joined by
+"and"/commas or a short hedge-free phrase are one list answer),
 else the text after the last "The answer is" / "Final answer:", else the last math block or
 number of the prose (`rewards.math.locate`).
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from rewards.math.locate import final_boxes, unboxed_answer
+from rewards.math.locate import answer_after_boxes, final_boxes, unboxed_answer
 from rewards.math.normalize import AmbiguousAnswer, find_boxed
 
 _PHRASE_RE = re.compile(r"(?i)(?:final answer|the answer is)\s*(?:is\b)?\s*[:：]?\s*")
@@ -58,8 +59,15 @@ def candidates(completion: str) -> tuple[list[str], str]:
     if tags:
         return [t.strip() for t in tags], "answer_tag"
     boxes = find_boxed(visible)
+    if boxes:
+        try:
+            after = answer_after_boxes(visible, boxes)
+        except AmbiguousAnswer:
+            return [visible.strip()], "prose"  # scored as hedged by verdict (same search, same result)
+        if after is not None:
+            return [after], "phrase"
     if len(boxes) > 1:
-        picked = final_boxes(visible, boxes, join=True)
+        picked = final_boxes(visible, boxes, gold=False)
         if picked is not None:
             return [picked], "boxed"
     if boxes:

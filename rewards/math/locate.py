@@ -6,17 +6,24 @@ module picks the part of such a string that is the answer; everything here is li
 work (no backtracking regexes over the whole text), and nothing here decides equality.
 
 Policy, in order:
- 1. several `\\boxed{}`: if an explicit "final answer" / "the answer is" / "answer:" marker comes
-    after the first box, only the boxes after the last marker count (a revision: what R1-Zero
-    training rewards); boxes that are separated only by "and", commas, spacing or math delimiters
-    form one list answer (predictions only: in a gold that is a data error); otherwise the
-    string stays as it is and normalisation reports it as hedged;
- 2. one box (or several identical ones) with prose or delimiters around it: the box content;
- 3. prose (a word of 4+ letters that is not a unit, outside math): the text after the last
-    answer marker if there is one, then the last math block (`$..$`, `$$..$$`, `\\[..\\]`,
-    `\\(..\\)`) or bare number, whichever ends later. If the sentence holding it says "or",
+ 1. an explicit "final answer" / "the answer is" / "answer:" marker after the last box whose
+    sentence holds an answer: that answer (a revision, or a summary after boxed working);
+ 2. several `\\boxed{}`: if a marker comes after the first box, only the boxes after the last
+    marker count (a revision: what R1-Zero training rewards). Boxes separated only by "and",
+    commas, spacing or math delimiters, or by a short phrase (<= 80 characters: "for part (a)
+    and", "\\) and \\( y_2 =", "papers and") without a hedge or change-of-mind word ("or",
+    "maybe", "actually", "wait", "but", ...) form one list answer, in a gold as in a
+    prediction ("or" joins gold boxes: a gold "\\boxed{3} or \\boxed{-3}" lists both solutions).
+    A list is never equal to a single gold answer, so intermediate boxes cannot hedge;
+    otherwise the string stays as it is and normalisation reports it as hedged;
+ 3. one box (or several identical ones) with prose or delimiters around it: the box content;
+ 4. a text that is only math blocks joined as in 2 (`$21,16$ and $11$`): one list answer;
+ 5. prose (a word of 4+ letters that is not a unit, outside math): the first sentence after the
+    last answer marker if it holds an answer, then the last math block (`$..$`, `$$..$$`,
+    `\\[..\\]`, `\\(..\\)`) or bare number, whichever ends later (a math block that is itself
+    prose, `$? just about 1$`, is searched the same way). If the sentence holding it says "or",
     "maybe", "either", ... the answer is a hedge (`AmbiguousAnswer`): fail closed;
- 4. anything else is returned unchanged (normalisation and structure decide).
+ 6. anything else is returned unchanged (normalisation and structure decide).
 """
 
 from __future__ import annotations
@@ -44,6 +51,15 @@ _NOT_PROSE = frozenset(
     cm mm km ft yd mi kg mg lb lbs oz hr hrs ml mph sq""".split()
 )
 _JOINER_RE = re.compile(r"(?:\s|\$|\\[\[\]()]|\\q?quad|\\[,;: ]|\\text\s*\{\s*(?:and|,)\s*\}|\band\b|[,;&])*")
+_GOLD_JOINER_RE = re.compile(r"(?:\s|\$|\\[\[\]()]|\\q?quad|\\[,;: ]|\\text\s*\{\s*(?:and|or|,)\s*\}|\b(?:and|or)\b|[,;&])*")
+# Between two boxes, these make the pair a hedge or a change of mind, never a list.
+_CHANGE_RE = re.compile(
+    r"(?i)\b(?:or|either|maybe|perhaps|possibly|probably|might|actually|wait|but|however|instead|"
+    r"wrong|mistake|incorrect|correct(?:ion|ed)?|no|not|rather|alternatively|hmm|oops|check|recheck|"
+    r"then|so|thus|hence|therefore|gives?|yields?)\b|\?"
+)
+_MAX_PHRASE = 80
+_SENTENCE_END_RE = re.compile(r"[.!?](?=\s|$)|\n")
 
 
 def looks_like_prose(s: str) -> bool:
@@ -62,15 +78,26 @@ def looks_like_prose(s: str) -> bool:
     return any(len(w) >= 4 for w in words) or len(words) >= 2
 
 
-def _box_list(s: str, boxes: list[tuple[int, int, str]]) -> str | None:
-    """Boxes separated only by connectors ("\\boxed{1} and \\boxed{2}") as one list answer."""
+def _joins(between: str, gold: bool) -> bool:
+    """True if `between` (the text between two answers) joins them into one list answer."""
+    if (_GOLD_JOINER_RE if gold else _JOINER_RE).fullmatch(between) is not None:
+        return True
+    # a short labelling phrase ("for part (a) and", "papers and"), never a hedge or a revision
+    return len(between) <= _MAX_PHRASE and _CHANGE_RE.search(_WRAPPED_TEXT_RE.sub(r" \1 ", between)) is None
+
+
+_WRAPPED_TEXT_RE = re.compile(r"\\text\w*\s*\{([^{}]*)\}")
+
+
+def _box_list(s: str, boxes: list[tuple[int, int, str]], gold: bool) -> str | None:
+    """Boxes joined as in `_joins` ("\\boxed{1} and \\boxed{2}") as one list answer."""
     for (_, end, _), (start, _, _) in zip(boxes, boxes[1:]):
-        if _JOINER_RE.fullmatch(s[end:start]) is None:
+        if not _joins(s[end:start], gold):
             return None
     return ", ".join(b[2].strip() for b in boxes)
 
 
-def final_boxes(s: str, boxes: list[tuple[int, int, str]], join: bool) -> str | None:
+def final_boxes(s: str, boxes: list[tuple[int, int, str]], gold: bool) -> str | None:
     """The answer of a string with several boxes: the revised one, or the joined list; None if
     they stay ambiguous."""
     marks = [m.end() for m in MARKER_RE.finditer(s) if m.start() > boxes[0][0]]
@@ -80,7 +107,7 @@ def final_boxes(s: str, boxes: list[tuple[int, int, str]], join: bool) -> str | 
             boxes = later
     if len({re.sub(r"\s+", "", b[2]) for b in boxes}) == 1:
         return boxes[-1][2].strip()
-    return _box_list(s, boxes) if join else None
+    return _box_list(s, boxes, gold)
 
 
 def _strip_math_delims(s: str) -> str:
@@ -107,13 +134,38 @@ def _hedged_sentence(text: str, start: int, end: int) -> bool:
     return bool(_HEDGE_RE.search(_BLOCK_RE.sub(" ", text[lo:hi])))
 
 
-def prose_answer(text: str) -> str | None:
-    """The last math block or bare number of a prose answer (after the last answer marker when
-    there is one); None if there is none. Raises AmbiguousAnswer for a hedged sentence."""
+def _masked(text: str) -> str:
+    """`text` with its math blocks blanked out (same length): periods inside `$4.$` end nothing."""
+    return _BLOCK_RE.sub(lambda m: " " * len(m.group(0)), text)
+
+
+def _first_sentence(text: str) -> str:
+    """The sentence right after an answer marker ("... is $14{,}916$. I hope it is correct.")."""
+    lead = len(text) - len(text.lstrip())
+    cut = _SENTENCE_END_RE.search(_masked(text), lead)
+    if cut and cut.group(0) == "?":
+        return ""  # "The final answer is 12? No.": a question states no answer
+    return text[:cut.start()] if cut else text
+
+
+def _after_marker(rest: str, depth: int, whole: bool) -> str | None:
+    """The answer in the text after an answer marker: its first sentence, else (if `whole`) all
+    of it. Math blocks joined by "and" there are one list ("... is $12$ and $13$.")."""
+    for part in (_first_sentence(rest), rest) if whole else (_first_sentence(rest),):
+        inner = _block_list(part.strip(' "\\*\n'), gold=False)
+        inner = inner or (prose_answer(part, depth + 1) if part.strip() else None)
+        if inner is not None:
+            return inner
+    return None
+
+
+def prose_answer(text: str, depth: int = 0) -> str | None:
+    """The answer of a prose text: in the first sentence after the last answer marker if it has
+    one, else its last math block or bare number; None if there is none. Raises AmbiguousAnswer
+    for a hedged sentence."""
     marks = list(MARKER_RE.finditer(text))
-    if marks:
-        rest = text[marks[-1].end():]
-        inner = prose_answer(rest) if rest.strip() else None
+    if marks and depth < 3:
+        inner = _after_marker(text[marks[-1].end():], depth, whole=True)
         if inner is not None:
             return inner
     best: tuple[int, int, str] | None = None
@@ -121,7 +173,7 @@ def prose_answer(text: str) -> str | None:
         body = next(g for g in m.groups() if g is not None)
         if body.strip():
             best = (m.start(), m.end(), body.strip())
-    masked = _BLOCK_RE.sub(lambda m: " " * len(m.group(0)), text)
+    masked = _masked(text)
     # inline math broken over lines (`$ \n 9 \n $`) is malformed, not an answer: hide its numbers
     masked = _BROKEN_INLINE_RE.sub(lambda m: " " * len(m.group(0)), masked)
     for m in _NUMBER_RE.finditer(masked):
@@ -131,6 +183,8 @@ def prose_answer(text: str) -> str | None:
         return None
     if _hedged_sentence(text, best[0], best[1]):
         raise AmbiguousAnswer(text)
+    if depth < 3 and looks_like_prose(best[2]):
+        return prose_answer(best[2], depth + 1)  # a math block that is itself prose
     return best[2]
 
 
@@ -144,7 +198,27 @@ def unboxed_answer(text: str) -> str | None:
     return prose_answer(text)
 
 
-def answer_text(s: str, *, join_boxes: bool) -> str:
+def _block_list(s: str, gold: bool) -> str | None:
+    """A text made only of math blocks joined as boxes are (`$21,16$ and $11$`): one list."""
+    blocks = list(_BLOCK_RE.finditer(s))
+    if len(blocks) < 2 or s[:blocks[0].start()].strip() or s[blocks[-1].end():].strip(" .\n"):
+        return None
+    joiner = _GOLD_JOINER_RE if gold else _JOINER_RE
+    if any(joiner.fullmatch(s[a.end():b.start()]) is None for a, b in zip(blocks, blocks[1:])):
+        return None
+    return ", ".join(next(g for g in m.groups() if g is not None).strip() for m in blocks)
+
+
+def answer_after_boxes(s: str, boxes: list[tuple[int, int, str]]) -> str | None:
+    """The answer stated after an answer marker that follows the last box ("... \\boxed{255}.
+    Final Answer: The final answer is $10,455$."), or None. Raises AmbiguousAnswer if hedged."""
+    marks = [m for m in MARKER_RE.finditer(s) if m.start() >= boxes[-1][1]]
+    if not marks:
+        return None
+    return _after_marker(s[marks[-1].end():], 0, whole=False)
+
+
+def answer_text(s: str, *, gold: bool) -> str:
     """The part of `s` that is the answer (policy in the module docstring); `s` unchanged when
     it is an answer already. Raises AmbiguousAnswer for a hedged prose answer."""
     if "</think>" in s:  # a whole completion: only the text after the reasoning counts
@@ -152,11 +226,18 @@ def answer_text(s: str, *, join_boxes: bool) -> str:
     elif "<think>" in s:
         s = s.split("<think>", 1)[0]
     boxes = find_boxed(s)
+    if boxes:
+        after = answer_after_boxes(s, boxes)
+        if after is not None:
+            return after
     if len(boxes) > 1:
-        picked = final_boxes(s, boxes, join_boxes)
+        picked = final_boxes(s, boxes, gold)
         return s if picked is None else picked
     if len(boxes) == 1:
         return _single_box(s, boxes[0])
+    joined = _block_list(s, gold)
+    if joined is not None:
+        return joined
     if not looks_like_prose(s):
         return s
     found = prose_answer(s)

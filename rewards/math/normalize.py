@@ -51,6 +51,7 @@ _REPLACE = [
     (re.compile(r"\\vee(?![a-zA-Z])|\\lor(?![a-zA-Z])"), r" or "),
     (re.compile(r"\\wedge(?![a-zA-Z])|\\land(?![a-zA-Z])"), r" and "),
     (re.compile(r"\\varnothing|\\emptyset|∅"), r"\\emptyset "),
+    (re.compile(r"\\[lr]?vert(?![a-zA-Z])"), "|"),
 ]
 _SHORT_FRAC_RE = re.compile(r"\\frac\s*(\d|[a-zA-Z])\s*(\d|[a-zA-Z])")
 _SHORT_FRAC1_RE = re.compile(r"\\frac\s*(\d|[a-zA-Z])\s*\{")
@@ -58,6 +59,7 @@ _SHORT_FRAC2_RE = re.compile(r"\\frac\s*(\{[^{}]*\})\s*(\d|[a-zA-Z])")
 _SHORT_SQRT_RE = re.compile(r"\\sqrt\s*(\d+|[a-zA-Z])")
 _MIXED_RE = re.compile(r"(?<![\w.^_}{\\])(\d+)\s*\\frac\{(\d+)\}\{(\d+)\}")
 _THOUSANDS_RE = re.compile(r"^((?:[a-zA-Z]\s*=\s*)?-?)((?!0)\d{1,3}(?:(?:,|\{,\}|\\,| )\d{3})+)(\.\d+)?$")
+_SPACED_GROUP_SEP_RE = re.compile(r"(?<=\d)\s*\{\s*,\s*\}\s*(?=\d)")
 _UNIT_WORDS = frozenset("cm mm km ft yd mi kg mg lb lbs oz hr hrs ml mph sq in m s g h".split())
 # words that are never units (kept, so that "1 or 2" is seen as two answers)
 _MATH_WORDS = frozenset("and or pi sqrt infty sin cos tan log ln exp mod not".split())
@@ -235,6 +237,7 @@ def normalize(s: str) -> str:
     s = _SHORT_FRAC1_RE.sub(r"\\frac{\1}{", s)
     s = _SHORT_FRAC2_RE.sub(r"\\frac\1{\2}", s)
     s = _SHORT_SQRT_RE.sub(r"\\sqrt{\1}", s)
+    s = _SPACED_GROUP_SEP_RE.sub("{,}", s)  # `14 {, }916`: a spaced-out `{,}` thousands separator
     s = re.sub(r"\s+", " ", s).strip()
     s = re.sub(r"(?:[.;,]|\\(?![a-zA-Z{}]))+$", "", s).strip()  # trailing '.', '\', ','
     s = _strip_plain_units(s).strip()

@@ -12,7 +12,7 @@ import dataclasses
 import functools
 import re
 
-from rewards.math.algebra import TooExpensive, Unsupported, equal
+from rewards.math.algebra import TooExpensive, Unsupported, equal, r_rational
 from rewards.math.exact import KNOWN_FUNCTIONS, evaluate
 from rewards.math.normalize import split_top, top_level_span
 
@@ -66,11 +66,20 @@ class Equation:
 
 
 @dataclasses.dataclass(frozen=True)
+class Relation:
+    """A chain of relations that is no interval of one variable (`f(2) < f(1) < f(4)`), written
+    ascending: a `>` chain is reversed, so `c > b > a` and `a < b < c` are one node."""
+
+    terms: tuple[str, ...]  # the sides, normalised text, smallest first
+    ops: tuple[str, ...]  # "<" or "\\le" between consecutive terms (len(terms) - 1 of them)
+
+
+@dataclasses.dataclass(frozen=True)
 class Bad:
     """Malformed: an unreadable inequality or equation, several \\pm. Never equal to anything."""
 
 
-Node = Scalar | Text | Words | Matrix | Seq | Equation | Bad
+Node = Scalar | Text | Words | Matrix | Seq | Equation | Relation | Bad
 UNORDERED = ("list", "set", "union")  # Seq kinds compared as multisets
 
 # --------------------------------------------------------------------------------------- symbols
@@ -220,13 +229,65 @@ def _split_at(s: str, positions: list[int], width: int) -> list[str]:
 
 def _negate(t: str) -> str:
     """-t, written as a plain number when t is one (so that number-literal golds still match)."""
-    if re.fullmatch(r"-?\s*\d+(?:\.\d+)?", t):
+    if re.fullmatch(r"-?\s*(?:\d+(?:\.\d+)?|\\frac\{\d+\}\{\d+\})", t):
         return t.lstrip("-").strip() if t.startswith("-") else "-" + t
     return f"-({t})"
 
 
+_ABS_RE = re.compile(r"\|\s*(" + _SYMBOL + r")\s*\|")
+_FLIP = {"<": ">", ">": "<", "\\le": "\\ge", "\\ge": "\\le"}
+
+
+def _sign(t: str) -> int | None:
+    """-1, 0 or 1 for a rational bound, None when the exact evaluator cannot tell."""
+    try:
+        v = r_rational(evaluate(t))
+    except (Unsupported, TooExpensive):
+        return None
+    return None if v is None else (v > 0) - (v < 0)
+
+
+def _abs_inequality(terms: list[str], ops: list[str]) -> Node | None:
+    """`|x| < a`, `|x| \\ge a`, `1 \\le |z| \\le 3/2` (bounds >= 0) as the interval or union of two
+    intervals they describe; None when no side is `|symbol|`; Bad() when a bound's sign is unknown."""
+    if len(terms) == 2 and _ABS_RE.fullmatch(terms[1]) and not _ABS_RE.fullmatch(terms[0]):
+        terms, ops = terms[::-1], [_FLIP[ops[0]]]
+    if len(terms) == 2 and _ABS_RE.fullmatch(terms[0]):
+        a, closed, below = terms[1], ops[0] in ("\\le", "\\ge"), ops[0] in ("<", "\\le")
+        if _sign(a) != 1:
+            return Bad()
+        if below:  # |x| < a: (-a, a)
+            return _interval(_negate(a), a, "[" if closed else "(", "]" if closed else ")")
+        return Seq("union", (_interval("-\\infty", _negate(a), "(", "]" if closed else ")"),
+                             _interval(a, "\\infty", "[" if closed else "(", ")")))
+    if len(terms) == 3 and _ABS_RE.fullmatch(terms[1]):
+        if ops[0] in (">", "\\ge") and ops[1] in (">", "\\ge"):
+            terms, ops = terms[::-1], [_FLIP[ops[1]], _FLIP[ops[0]]]
+        if ops[0] not in ("<", "\\le") or ops[1] not in ("<", "\\le"):
+            return Bad()
+        lo, hi, c_lo, c_hi = terms[0], terms[2], ops[0] == "\\le", ops[1] == "\\le"
+        sign = _sign(lo)
+        if sign is None or sign < 0:
+            return Bad()
+        if sign == 0 and c_lo:  # 0 <= |x| < b: (-b, b)
+            return _interval(_negate(hi), hi, "[" if c_hi else "(", "]" if c_hi else ")")
+        return Seq("union", (_interval(_negate(hi), _negate(lo), "[" if c_hi else "(", "]" if c_lo else ")"),
+                             _interval(lo, hi, "[" if c_lo else "(", "]" if c_hi else ")")))
+    return None
+
+
+def _relation(terms: list[str], ops: list[str]) -> Node:
+    """A chain of one direction between expressions, ascending; mixed directions are Bad()."""
+    if all(op in ("<", "\\le") for op in ops):
+        return Relation(tuple(terms), tuple(ops))
+    if all(op in (">", "\\ge") for op in ops):
+        return Relation(tuple(terms[::-1]), tuple(_FLIP[op] for op in ops[::-1]))
+    return Bad()
+
+
 def _inequality(s: str, masked: str) -> Node:
-    """x > a, a \\le x, a < x \\le b  ->  interval tuples; anything else -> Bad()."""
+    """x > a, a \\le x, a < x \\le b  ->  interval tuples; |x| bounds -> intervals or unions; other
+    chains of one direction -> Relation; anything else -> Bad()."""
     rels = list(_REL_RE.finditer(masked))
     ops = [m.group(0).strip() for m in rels]
     terms, start = [], 0
@@ -236,6 +297,9 @@ def _inequality(s: str, masked: str) -> Node:
     terms.append(s[start:].strip())
     if not all(terms):
         return Bad()
+    absolute = _abs_inequality(terms, ops)
+    if absolute is not None:
+        return absolute
     up = [op in ("<", "\\le") for op in ops]
     closed = [op in ("\\le", "\\ge") for op in ops]
     if len(terms) == 2:
@@ -246,11 +310,11 @@ def _inequality(s: str, masked: str) -> Node:
             return _interval(bound, "\\infty", "[" if c else "(", ")")
         neg = re.fullmatch(r"-\s*(" + _SYMBOL + ")", terms[0])
         if neg and not is_symbol(terms[1]):  # -x > -1  ->  x < -(-1)
-            flipped = {"<": ">", ">": "<", "\\le": "\\ge", "\\ge": "\\le"}[ops[0]]
+            flipped = _FLIP[ops[0]]
             flipped_s = f"{neg.group(1)} {flipped} {_negate(terms[1])}"
             return _inequality(flipped_s, _mask(flipped_s))
         if is_symbol(terms[1]) and not is_symbol(terms[0]):
-            flipped = {"<": ">", ">": "<", "\\le": "\\ge", "\\ge": "\\le"}[ops[0]]
+            flipped = _FLIP[ops[0]]
             flipped_s = f"{terms[1]} {flipped} {terms[0]}"
             return _inequality(flipped_s, _mask(flipped_s))
     if len(terms) == 3 and is_named(terms[1]) and up[0] == up[1]:
@@ -258,4 +322,4 @@ def _inequality(s: str, masked: str) -> Node:
         if not up[0]:
             lo, hi, c_lo, c_hi = hi, lo, c_hi, c_lo
         return _interval(lo, hi, "[" if c_lo else "(", "]" if c_hi else ")")
-    return Bad()
+    return _relation(terms, ops)

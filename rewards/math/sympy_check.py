@@ -115,8 +115,8 @@ def _points(symbols, n: int = 6) -> list[dict]:
 def equal_exprs(a, b) -> bool:
     import sympy
 
-    if a == b:
-        return True
+    if a == b or sympy.srepr(a) == sympy.srepr(b):
+        return True  # srepr: the same tree whose symbols differ only in assumptions (latex2sympy)
     if a.is_Rational and b.is_Rational:
         return False
     for x, y in ((a, b), (b, a)):

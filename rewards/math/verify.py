@@ -34,8 +34,8 @@ def _prepare_gold(gold: str) -> Node | None:
     if len(gold) > MAX_TEXT_CHARS:
         return None
     try:
-        # several different boxes in a gold stay a data error (join_boxes=False)
-        gold = answer_text(gold, join_boxes=False)
+        # several boxes in a gold: one list when joined (rewards.math.locate, policy 2), else a data error
+        gold = answer_text(gold, gold=True)
         if len(gold) > MAX_GOLD_CHARS or max_depth(gold) > MAX_DEPTH or not balanced(gold):
             return None
         node = structure(normalize(gold))
@@ -48,7 +48,7 @@ def _prepare_pred(pred: str) -> Node | Verdict:
     if len(pred) > MAX_TEXT_CHARS:
         return Verdict.TIMEOUT
     try:
-        pred = answer_text(pred, join_boxes=True)
+        pred = answer_text(pred, gold=False)
     except AmbiguousAnswer:
         return Verdict.HEDGED
     if len(pred) > MAX_PRED_CHARS or max_depth(pred) > MAX_DEPTH:
@@ -94,7 +94,7 @@ def _decimal_comma_retry(gold: str, pred: str, g: Node, p: Node, ctx: Ctx) -> Ve
         return structure(m.group(0).replace(",", ".")) if m else None
 
     try:
-        gs, ps = normalize(answer_text(gold, join_boxes=False)), normalize(answer_text(pred, join_boxes=True))
+        gs, ps = normalize(answer_text(gold, gold=True)), normalize(answer_text(pred, gold=False))
     except AmbiguousAnswer:
         return None
     gd, pd = as_decimal(gs), as_decimal(ps)
