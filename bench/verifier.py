@@ -7,7 +7,11 @@ Prints a markdown table:
     math_forms_cases.jsonl (per source and split, with false positives), counted
     against the raw labels and against the non-dubious rows only;
   * cold-process throughput: pairs / wall time of a fresh `python bench/verifier.py --worker X`
-    (interpreter start + imports + scoring), median of --repeats runs;
+    (interpreter start + imports + scoring), median of --repeats runs interleaved between the
+    verifiers (the load drifts); and the same per CPU second
+    (user + sys of the fresh process *and its children*, e.g. r1zero's sympy child, from
+    getrusage(RUSAGE_CHILDREN) around the run): on a box shared with training jobs the wall clock
+    measures the load as much as the verifier, CPU time much less so (the load average is printed);
   * warm in-process throughput on the corpus repeated 5x;
   * r1zero through rewards.pool.ScoringPool with 2 workers (cold: fresh process, pool start and
     worker imports included; warm: corpus 5x on the started pool);
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -151,7 +156,15 @@ def worker(name: str) -> dict:
         got.append(PAIR_FNS[name](r))
         worst = max(worst, time.perf_counter() - ts)
     t2 = time.perf_counter()
-    return {"import_s": t1 - t0, "score_s": t2 - t1, "worst_pair_s": worst, **accuracy(rows, got)}
+    out = {"import_s": t1 - t0, "score_s": t2 - t1, "worst_pair_s": worst, **accuracy(rows, got)}
+    if name == "r1zero":
+        from rewards.math.sympy_client import CHILD
+
+        out["sympy_requests"] = CHILD.requests
+        CHILD.close()  # reaped here, so its CPU time is in the parent's RUSAGE_CHILDREN
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    out.update(self_cpu_s=me.ru_utime + me.ru_stime, children_cpu_s=_children_cpu())
+    return out
 
 
 def warm_worker(name: str) -> dict:
@@ -203,9 +216,17 @@ def hang_worker(name: str, key: str) -> dict:
 
 # -------------------------------------------------------------------------------- orchestration
 
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def run_fresh(args: list[str], timeout: float = 300.0) -> tuple[dict | None, float]:
+    """(the worker's JSON, wall s); the JSON gets "cpu_s": user + sys of the fresh process and of
+    every process it waited for (the sympy child, pool workers), which RUSAGE_CHILDREN adds up
+    once they are reaped."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _children_cpu()
     try:
         proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), *args], cwd=REPO, env=env,
                               capture_output=True, text=True, timeout=timeout)
@@ -214,7 +235,7 @@ def run_fresh(args: list[str], timeout: float = 300.0) -> tuple[dict | None, flo
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"{args} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1]), wall
+    return {**json.loads(proc.stdout.strip().splitlines()[-1]), "cpu_s": _children_cpu() - c0}, wall
 
 
 def main() -> None:
@@ -238,26 +259,47 @@ def main() -> None:
 
 def report(repeats: int) -> None:
     n = len(load_rows())
+    load_before = os.getloadavg()
+    names = ("r1zero", "mathverify", "pool")
+    # interleaved (r1zero, math-verify, pool, r1zero, ...): on a shared box the load drifts within
+    # minutes, and back-to-back blocks of one verifier would see a different machine than the other's
+    runs: dict[str, list] = {name: [] for name in names}
+    for _ in range(repeats):
+        for name in names:
+            runs[name].append(run_fresh(["--worker", name]))
     stats = {}
-    for name in ("r1zero", "mathverify", "pool"):
-        runs = [run_fresh(["--worker", name]) for _ in range(repeats)]
-        walls = [w for _, w in runs]
-        stats[name] = {**runs[0][0], "wall_s": statistics.median(walls)}
-        stats[name].update(run_fresh(["--warm", name])[0])
+    for name in names:
+        rs = runs[name]
+        stats[name] = {**rs[0][0], "wall_s": statistics.median(w for _, w in rs),
+                       "cpu_s": statistics.median(res["cpu_s"] for res, _ in rs),
+                       "cpu_runs": [res["cpu_s"] for res, _ in rs],
+                       "self_cpu_s": statistics.median(res.get("self_cpu_s", 0.0) for res, _ in rs),
+                       "children_cpu_s": statistics.median(res.get("children_cpu_s", 0.0) for res, _ in rs)}
+        stats[name].update({k: v for k, v in run_fresh(["--warm", name])[0].items() if k != "cpu_s"})
+    load_after = os.getloadavg()
     r, m, p = stats["r1zero"], stats["mathverify"], stats["pool"]
-    print(f"# Math verifier benchmark ({n} labelled pairs, median of {repeats} fresh processes)\n")
-    print("accuracy columns: all labels / non-dubious rows (a `label_dubious` row's label is another checker's policy)\n")
-    print("| verifier | accuracy (all labels) | accuracy (non-dubious) | cold wall s | cold pairs/s | import s | warm pairs/s |")
-    print("|---|---|---|---|---|---|---|")
-    for label, s in (("r1zero", r), ("math-verify 0.9", m)):
+    print(f"# Math verifier benchmark ({n} labelled pairs, median of {repeats} fresh processes, interleaved)\n")
+    print(f"Load average (1/5/15 min) before the cold runs: {'/'.join(f'{x:.1f}' for x in load_before)}, "
+          f"after the warm runs: {'/'.join(f'{x:.1f}' for x in load_after)} ({os.cpu_count()} CPUs)\n")
+    print("accuracy columns: all labels / non-dubious rows (a `label_dubious` row's label is another checker's policy); "
+          "cold CPU s = user + sys of the fresh process and its children (sympy child, pool workers)\n")
+    print("| verifier | accuracy (all labels) | accuracy (non-dubious) | cold wall s | cold pairs/s | cold CPU s "
+          "| cold pairs/CPU s | import s | warm pairs/s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for label, s in (("r1zero", r), ("math-verify 0.9", m), ("r1zero via ScoringPool(2)", p)):
+        imp = f"{s['import_s']:.3f}" if "import_s" in s else "-"
         print(f"| {label} | {s['correct']}/{s['total']} | {s['clean_correct']}/{s['clean_total']} | {s['wall_s']:.3f} | "
-              f"{n / s['wall_s']:.0f} | {s['import_s']:.3f} | {s['warm_pairs_per_s']:.0f} |")
-    print(f"| r1zero via ScoringPool(2) | {p['correct']}/{p['total']} | {p['clean_correct']}/{p['clean_total']} | "
-          f"{p['wall_s']:.3f} | {n / p['wall_s']:.0f} | - | {p['warm_pairs_per_s']:.0f} |")
-    print(f"\nCold throughput ratio r1zero / math-verify: {m['wall_s'] / r['wall_s']:.1f}x; "
-          f"warm in-process ratio: {r['warm_pairs_per_s'] / m['warm_pairs_per_s']:.1f}x")
+              f"{n / s['wall_s']:.0f} | {s['cpu_s']:.3f} | {n / s['cpu_s']:.0f} | {imp} | {s['warm_pairs_per_s']:.0f} |")
+    print(f"\nCold throughput ratio r1zero / math-verify: wall {m['wall_s'] / r['wall_s']:.1f}x, "
+          f"CPU time {m['cpu_s'] / r['cpu_s']:.1f}x; warm in-process ratio: "
+          f"{r['warm_pairs_per_s'] / m['warm_pairs_per_s']:.1f}x")
     print(f"Worst single pair (cold process, includes first-call sympy start if any): r1zero {r['worst_pair_s']:.3f} s, "
           f"math-verify {m['worst_pair_s']:.3f} s")
+    print(f"Requests r1zero sent to its sympy child in the cold pass: {r['sympy_requests']} "
+          "(0 would mean sympy is never imported)")
+    print(f"Cold CPU s of each run (interleaved): r1zero {', '.join(f'{x:.2f}' for x in r['cpu_runs'])}; "
+          f"math-verify {', '.join(f'{x:.2f}' for x in m['cpu_runs'])}. r1zero's split (median): "
+          f"{r['self_cpu_s']:.2f} s in the process itself, {r['children_cpu_s']:.2f} s in its sympy child")
     print("\n## Agreement with the labels per source (raw labels; the held-out split was never tuned on)\n")
     print("| source | pairs | r1zero agree | math-verify agree | r1zero false pos. | math-verify false pos. | label-0 pairs |")
     print("|---|---|---|---|---|---|---|")

@@ -128,3 +128,98 @@ def test_spaced_group_separator(gold, pred, want):
 
 def test_extract_answer_follows_the_revision():
     assert extract_answer("\\boxed{3} was wrong. The final answer is 4.") == "4"
+
+
+# ------------------------------------------------- numeric path: trig, logs, radicals without sympy
+
+@pytest.fixture
+def no_sympy(monkeypatch):
+    """Fails the test if a comparison reaches the sympy child."""
+    from rewards.math import compare
+
+    def refuse(op, args, timeout):
+        raise AssertionError(f"sympy child asked: {op} {args}")
+
+    monkeypatch.setattr(compare.CHILD, "request", refuse)
+
+
+@pytest.mark.parametrize("gold,pred,want", [
+    ("\\sin^2(t)+\\cos^2(t)", "1", True), ("2\\sin(u)\\cos(u)", "\\sin(2u)", True),
+    ("\\cot^2(z)+1", "\\csc^2(z)", True), ("\\ln(a^3)", "3\\ln(a)", False),  # not for a < 0 (principal log)
+    ("\\log_{3}(81)", "2\\log_{3}(9)", True), ("e^{\\ln(5)}+\\sqrt{7}", "5+\\sqrt{7}", True),
+    ("\\sqrt{5+2\\sqrt{6}}", "\\sqrt{2}+\\sqrt{3}", True),  # a denested radical
+    ("\\sqrt{5+2\\sqrt{6}}", "\\sqrt{2}+\\sqrt{5}", False),
+    ("\\sqrt[3]{w}^{2}", "w^{\\frac{2}{3}}", True),  # also at w < 0: both principal
+    ("\\sqrt{w^2}", "w", False),  # |w| is not w for w < 0
+    ("\\sqrt{pq}", "\\sqrt{p}\\sqrt{q}", False),  # false when p, q < 0: a sign pattern always tried
+    ("\\arctan(1)", "\\frac{\\pi}{4}", True), ("\\tan(v)", "\\frac{\\sin(v)}{\\cos(v)}", True),
+    ("\\sin(v)", "\\cos(v)", False),
+])
+def test_numeric_path_decides_without_sympy(gold, pred, want, no_sympy):
+    assert is_equivalent(gold, pred) is want
+
+
+@pytest.mark.parametrize("gold,pred", [
+    ("\\sin x", "\\sin(x)"),  # no brackets: where does the argument end?
+    ("\\log(100)", "2"),  # bare log: base 10 for latex2sympy, e for others
+    ("x^23", "x^{23}"), ("2^3^2", "64"),  # ambiguous exponents
+    ("\\sin^{-1}(x)", "\\arcsin(x)"), ("E", "e"), ("y(2)", "2y"),  # notation latex2sympy reads its own way
+    ("1/2\\sin(x)", "\\frac{\\sin(x)}{2}"), ("\\gamma+\\sin(1)", "\\gamma+\\sin(1)+0"),
+    ("e^{\\pi\\sqrt{163}}", "640320^3+744"),  # agree to 30 digits, differ after: neither sure
+    ("(1+10^{-100})-1", "10^{-100}"), ("\\sin(\\pi)", "0"),  # cancellation / a rounding-noise zero
+    ("\\frac{\\pi}{4}", "0.7853981633974483"),  # a long decimal: only an exact proof counts (child)
+    ("\\sin(10^{100})", "0"), ("e^{10^{6}}", "1"), ("10^{10^{10}}", "2"),  # too large to evaluate here
+    ("\\int_0^1 x dx", "\\frac{1}{2}"), ("\\sum_{k=1}^{n} k", "\\frac{n(n+1)}{2}"),  # `n(`: a call?
+    ("(1+10^{-100})-1", "0"),  # rounds to an exact-looking 1 - 1: a rounded zero decides nothing
+    ("\\sum_{k=1}^{10^7} k", "50000005000000"), ("\\sum_{k=1}^{n} k/2", "1"),  # too long; extent of `k/2`?
+    ("\\sum_{k=1}^{n} (k-n)", "-\\frac{n*(n-1)}{2}"),  # a term that cancels to 0 in floating point
+])
+def test_numeric_path_is_unsure_outside_its_grammar(gold, pred):
+    from rewards.math.numeric import decide
+
+    assert decide(gold, pred) is None
+
+
+def test_numeric_path_decides_constants_far_apart_as_different():
+    from rewards.math.numeric import decide
+
+    assert decide("\\sqrt{2}", "1.414213562373") is False  # 1e-13 apart: no tolerance, as the child
+    assert decide("e^{i\\pi}", "-1") is True  # the 1e-91 imaginary rounding residue is relative noise
+    assert decide("\\sqrt[3]{-8}", "1+\\sqrt{3}i") is True and decide("\\sqrt[3]{-8}", "-2") is False
+
+
+def test_numeric_path_goes_to_sympy_when_unsure(monkeypatch):
+    from rewards.math import compare
+
+    asked = []
+    monkeypatch.setattr(compare.CHILD, "request", lambda op, args, timeout: asked.append(args) or {"r": "equal"})
+    assert is_equivalent("\\log(100)", "\\log(10)+1") and asked == [["\\log(100)", "\\log(10)+1"]]
+
+
+def test_numeric_path_respects_the_deadline():
+    import time
+
+    from rewards.math.numeric import decide
+
+    assert decide("\\tan^2(y)+1", "\\sec^2(y)", deadline=time.monotonic() - 1) is None
+    # inside one point too: a 484-term double sum of a nested summand stops at the deadline
+    long_sum = "\\sum_{a=1}^{22}\\sum_{b=1}^{22} \\sin(\\sin(\\sin(\\sin(a+b+x))))"
+    start = time.monotonic()
+    assert decide(long_sum, long_sum + "+0", deadline=start + 0.2) is None
+    assert time.monotonic() - start < 1.0
+
+
+@pytest.mark.parametrize("gold,pred,want", [
+    ("\\sum_{j=0}^{m-1} G_j G_{m-j-1}", "\\sum_{j=0}^{m-1} G_{m-j-1} G_j", True),  # commuted summand
+    ("\\sum_{j=0}^{m-1} G_j G_{m-j-1}", "\\sum_{j=0}^{m-2} G_j G_{m-j-2}", False),  # another range
+    ("\\sum_{j=1}^{m} j^2", "\\frac{m*(m+1)*(2m+1)}{6}", True), ("\\prod_{j=1}^{m} 3", "3^m", True),
+    ("\\sum_{j=0}^{m-1} b_j", "\\sum_{t=0}^{m-1} b_t", True),  # the index is a bound name
+    ("\\sum_{j=0}^{m-1} b_j", "\\sum_{j=1}^{m} b_j", False),  # shifted: not for every sequence b
+    ("a_{m+1}", "a_{1+m}", True), ("c_1", "c_{1}", True), ("c_1", "c_2", False),
+])
+def test_numeric_path_sums_and_sequences(gold, pred, want, no_sympy):
+    """Finite sums term by term at integer bounds 1..9; a subscripted name is an uninterpreted
+    sequence whose entries are random per point (an identity must hold for every sequence)."""
+    from rewards.math.numeric import decide
+
+    assert decide(gold, pred) is want

@@ -70,10 +70,16 @@ import sympy):
  4. scalars: equal normalised strings -> equal (if the gold is not prose); else the exact
     evaluator (rewards.math.exact: rationals, decimals (exact: 0.1 = 1/10, never a float), mixed
     numbers, radicals, i, pi, e, polynomials and rational functions, factorials, binomials) decides
-    exactly: 1/2^99 != 1/2^98, pi != 3.141593; else sympy in a killable child process
+    exactly: 1/2^99 != 1/2^98, pi != 3.141593; else the numeric path (rewards.math.numeric: trig,
+    logs with a base, exp, nested radicals, fractional powers, finite sums/products over
+    uninterpreted sequences `F_{n-k-1}`; mpmath at 50 and 90 digits at the
+    child's random points plus every sign pattern, equal only when all agree to 60 digits,
+    different only when > 1e-20 apart, otherwise unsure; ambiguous notation such as `\\sin x`,
+    bare `\\log`, `x^23` is unsure) decides in-process; else sympy in a killable child process
     (rewards.math.sympy_check: latex2sympy2_extended, 40-digit evaluation, random-point identity test).
-    No tolerance anywhere except sympy's numeric checks (40 digits, 1e-25 relative), and a long
-    decimal (denominator > 10^12) never equals an irrational there without an exact proof.
+    No tolerance anywhere except these numeric checks (sympy's: 40 digits, 1e-25 relative), and a
+    long decimal (denominator > 10^12; > 12 decimals for the numeric path) never equals an
+    irrational there without an exact proof.
     Anti-hacking: when the gold is a number literal (integer, decimal, fraction, mixed number,
     a*10^k, 10^k), the prediction must be a number literal too: restating the computation ("123*456",
     "2^{10}", "\\sqrt{25}", "5!") for gold 56088 / 1024 / 5 / 120 is `wrong`.
@@ -85,12 +91,15 @@ follows the last box, else the last \\boxed{} (or the joined list, as in step 0)
 after the last "The answer is" / "Final answer:". Several different <answer> blocks or boxes (not
 provably equal) -> `hedged`. `require_format=True` needs </think> followed by an <answer> block.
 
-Layout (every module is stdlib-only except sympy_check, which runs in the child process):
+Layout (every module is stdlib-only except sympy_check, which runs in the child process, and
+numeric, which imports mpmath (a sympy dependency, ~0.03 s) on its first use):
   extract.py       final-answer extraction from a completion
   normalize.py     string normalisation, brace matching, top-level splitting (step 2)
   structure.py     the comparison tree: named node types and `structure()` (step 3)
   exact.py         the exact evaluator's parser; algebra.py its arithmetic (step 4)
   compare.py       tree comparison and `Verdict` (steps 3-4)
+  numeric.py       the in-process numeric identity test for scalars exact.py cannot decide (step 4);
+                   numeric_parse.py its parser
   sympy_client.py  the parent side of the killable sympy child; sympy_check.py the child
   verify.py        `verdict`, `is_equivalent`, `score`, `warmup` and the size guards (step 1)
 """

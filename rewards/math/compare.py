@@ -16,6 +16,7 @@ import time
 from rewards.math.algebra import Garbage, TooExpensive, Unsupported, equal, proportional, r_add
 from rewards.math.exact import evaluate
 from rewards.math.normalize import compact
+from rewards.math.numeric import decide as numeric_decide
 from rewards.math.structure import (
     UNORDERED,
     Bad,
@@ -113,6 +114,9 @@ def _cmp_scalar(g: str, p: str, ctx: Ctx) -> Verdict:
         return Verdict.DIFFERENT
     if not isinstance(gv, Exception) and not isinstance(pv, Exception):
         return Verdict.EQUAL if equal(gv, pv) else Verdict.DIFFERENT
+    sure = numeric_decide(g, p, ctx.deadline)  # trig, logs, nested radicals: in-process, or None (unsure)
+    if sure is not None:
+        return Verdict.EQUAL if sure else Verdict.DIFFERENT
     return _ask_sympy("eq", [g, p], ctx)
 
 

@@ -2,7 +2,7 @@
 
 Stdlib only (imported by `rewards.math`; sympy is imported by the child alone):
 `CHILD.request(op, args, timeout_s)` sends one JSON line to a child started with
-`python -m rewards.math.sympy_check <parent pid>` and waits for the answer with select(); if none
+`python -P rewards/math/sympy_check.py <parent pid>` and waits for the answer with select(); if none
 comes in time the child is SIGKILLed and a fresh one is started in the background, so a runaway
 sympy computation can never hang the caller (no signal.alarm, so it works in threads and Ray
 workers). Child start-up (importing sympy, ~0.5-1 s) is not charged to the timeout; `warmup()`
@@ -25,7 +25,10 @@ import time
 STARTUP_TIMEOUT_S = 60.0
 # the repository root (rewards/math/sympy_client.py -> three levels up), put on the child's PYTHONPATH
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CHILD_MODULE = "rewards.math.sympy_check"
+# Run as a script, not `-m`: `-m` first imports the `rewards.math` package (the whole verifier,
+# ~0.05 s CPU per start) which the child never uses; `-P` keeps rewards/math/ off sys.path so its
+# module names cannot shadow anything sympy imports.
+CHILD_SCRIPT = os.path.join(_ROOT, "rewards", "math", "sympy_check.py")
 
 
 
@@ -38,13 +41,14 @@ class SympyChild:
         self._ready = False
         self._buf = b""
         self._lock = threading.Lock()
+        self.requests = 0  # requests asked of this process's child (bench/verifier.py reports it)
 
     def _spawn(self) -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = _ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         env.setdefault("OMP_NUM_THREADS", "1")
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", CHILD_MODULE, str(os.getpid())],
+            [sys.executable, "-P", CHILD_SCRIPT, str(os.getpid())],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=env, close_fds=True,
         )
@@ -108,6 +112,7 @@ class SympyChild:
     def request(self, op: str, args: list[str], timeout: float) -> dict | None:
         """The child's answer, {"r": "error"} if it failed, or None on timeout (child killed)."""
         with self._lock:
+            self.requests += 1
             for _attempt in range(2):
                 if not self._ensure():
                     return {"r": "error"}
