@@ -113,12 +113,26 @@ def run_trl(steps: int) -> dict:
     clock = Clock()
     trainer = GRPOTrainer(model=model, reward_funcs=reward, args=args, processing_class=tokenizer,
                           train_dataset=Dataset.from_list([{"prompt": render(p)} for p in problems]), callbacks=[clock])
+    phases: dict[str, list[float]] = {"generate": [], "forward": []}
+
+    def timed(name: str, fn):
+        def wrapper(*a, **kw):
+            t0 = time.perf_counter()
+            out = fn(*a, **kw)
+            phases[name].append(time.perf_counter() - t0)
+            return out
+        return wrapper
+
+    # TRL's generation (transformers.generate) once per batch; its loss forward once per micro-batch (8 per step)
+    trainer._generate = timed("generate", trainer._generate)
+    trainer.compute_loss = timed("forward", trainer.compute_loss)
     trainer.train()
+    per = len(phases["forward"]) // max(1, len(clock.seconds))
+    fwd = [sum(phases["forward"][i * per:(i + 1) * per]) for i in range(len(clock.seconds))]
+    rest = [s - g - f for s, g, f in zip(clock.seconds, phases["generate"], fwd)]
     lengths = [r["completions/mean_length"] for r in clock.logs if "completions/mean_length" in r]
-    timing = {k: [r[k] for r in clock.logs if k in r] for k in {k for r in clock.logs for k in r}
-              if k.startswith("profiling/")}
     return {"step_seconds": clock.seconds, "completion_tokens": [round(x * PROMPTS * SAMPLES) for x in lengths],
-            "phases": timing}
+            "phases": {"generate": phases["generate"], "forward (loss)": fwd, "backward + optimizer + rest": rest}}
 
 
 class TreeMemory:
