@@ -11,6 +11,8 @@ generate phase only shows the wait). Step 0 (start-up, warm-up) is left out of t
 from __future__ import annotations
 
 import argparse
+import atexit
+import shutil
 import statistics
 import sys
 import tempfile
@@ -27,6 +29,7 @@ def run(config: str, overrides: list[str], staleness: int, steps: int) -> list[d
     from r1zero.metrics import read_metrics
 
     out = tempfile.mkdtemp(prefix=f"bench_async{staleness}_")
+    atexit.register(shutil.rmtree, out, True)  # a run leaves ~2 GB (final model + learner state)
     cfg = load_config(config, [*overrides, f"train.steps={steps}", f"train.output_dir={out}",
                                f"train.max_staleness={staleness}", "train.checkpoint_every=0",
                                "train.wandb=disabled"])

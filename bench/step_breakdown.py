@@ -11,8 +11,10 @@ and prints per-phase times and the overhead ratios (r1zero phase time / bare too
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -102,6 +104,7 @@ def main() -> None:
     from r1zero.traces import read_traces
 
     run_dir = tempfile.mkdtemp(prefix="bench_")
+    atexit.register(shutil.rmtree, run_dir, True)  # a run leaves ~2 GB (final model + learner state)
     cfg = load_config(a.config, [*a.overrides, f"train.steps={a.steps}", f"train.output_dir={run_dir}",
                                  "train.checkpoint_every=0", "train.wandb=disabled"])
     out = train(cfg)

@@ -22,8 +22,10 @@ after each part: the machine may be shared.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -55,6 +57,7 @@ def run_r1zero(steps: int) -> dict:
     from r1zero.traces import read_traces
 
     run_dir = tempfile.mkdtemp(prefix="vs_trl_r1zero_")
+    atexit.register(shutil.rmtree, run_dir, True)  # a run leaves ~2 GB (final model + learner state)
     train(_config(steps, run_dir))
     rows = read_metrics(run_dir)
     traces = read_traces(run_dir)

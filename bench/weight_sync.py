@@ -15,6 +15,8 @@ steps of the config with the default transport and takes the median step time an
 from __future__ import annotations
 
 import argparse
+import atexit
+import shutil
 import statistics
 import sys
 import tempfile
@@ -93,6 +95,7 @@ def part_loop(cfg_path: str, overrides: list[str], steps: int) -> dict[str, floa
     from r1zero.metrics import read_metrics
 
     run_dir = tempfile.mkdtemp(prefix="bench_sync_")
+    atexit.register(shutil.rmtree, run_dir, True)  # a run leaves ~2 GB (final model + learner state)
     cfg = load_config(cfg_path, [*overrides, f"train.steps={steps}", f"train.output_dir={run_dir}",
                                  "train.checkpoint_every=0", "train.wandb=disabled", "train.eval_every=0"])
     train(cfg)
