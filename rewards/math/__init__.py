@@ -27,7 +27,9 @@ import sympy):
       `\\dfrac`/`\\tfrac` -> `\\frac`, `\\frac34` -> `\\frac{3}{4}`, `\\sqrt3` -> `\\sqrt{3}`,
       a doubled backslash before a known command (`\\\\frac`, JSON double-escaping) -> single;
     - degrees (`^\\circ`, `°`), percent signs (`\\%`, `%`: 10% == 10, *not* 0.1) and dollar signs
-      are dropped; a trailing `.`/`,`/`\\` is dropped; anything after `\\approx` is dropped;
+      are dropped; a trailing `.`/`,`/`\\` is dropped; `x \\approx 11` is 11 (a name's
+      approximate value), otherwise anything after `\\approx` is dropped (`\\frac{1}{3} \\approx 0.33`);
+      a glued `)or(` joins like ` or `;
     - `\\text{}`-like wrappers (`\\text`, `\\mathrm`, `\\textbf`, `\\mbox`, ...): the whole answer ->
       its content (a multi-word `\\text{}` answer stays text); a trailing `\\text{..}` after math
       is a unit and dropped unless it contains digits; `\\text{and}` -> `,`, `\\text{or}` -> `or`;
@@ -45,9 +47,10 @@ import sympy):
     - percent policy: `10\\%`, `10 percent`, `10 pct` all equal 10, never 0.1 (the MATH convention).
  3. structure: top-level `,` `;` `or` `and` make an *unordered* list (a multiset; MATH's "enter
     all solutions separated by commas"); `\\{..\\}` is a set; `(..)`, `[..]`, `\\langle..\\rangle`
-    with commas are ordered tuples / intervals whose brackets must match exactly; `\\cup` joins
+    with commas (or semicolons, when no comma: `(0;-2;6)`) are ordered tuples / intervals whose brackets must match exactly; `\\cup` joins
     intervals (compared as an unordered union, not merged); `x > 2`, `1 \\le x < 3`, `x \\in (1,2]`
-    become intervals; `\\pm` expands to two list items; `\\begin{pmatrix}` etc. are matrices (shape
+    become intervals; `\\pm` expands to two list items (inside an equation too: `x = 1 \\pm \\sqrt{2}`; a list
+    holding it has both); `\\begin{pmatrix}` etc. are matrices (shape
     and cells); `y = expr` whose left side names the answer (`x`, `a_1`, `f(x)`, `f^{-1}(x)`)
     equals `expr`; `x = 1` vs `y = 1` differ; other equations are equal when lhs - rhs agree up
     to a non-zero rational factor (`x+y=1` == `2x+2y=2`); `3 = 2` never equals 2. A chain whose
@@ -70,16 +73,19 @@ import sympy):
  4. scalars: equal normalised strings -> equal (if the gold is not prose); else the exact
     evaluator (rewards.math.exact: rationals, decimals (exact: 0.1 = 1/10, never a float), mixed
     numbers, radicals, i, pi, e, polynomials and rational functions, factorials, binomials) decides
-    exactly: 1/2^99 != 1/2^98, pi != 3.141593; else the numeric path (rewards.math.numeric: trig,
+    exactly: 1/2^99 != 1/2^98, (x^2-1)/(x-1) = x+1; else the numeric path (rewards.math.numeric: trig,
     logs with a base, exp, nested radicals, fractional powers, finite sums/products over
     uninterpreted sequences `F_{n-k-1}`; mpmath at 50 and 90 digits at the
     child's random points plus every sign pattern, equal only when all agree to 60 digits,
     different only when > 1e-20 apart, otherwise unsure; ambiguous notation such as `\\sin x`,
     bare `\\log`, `x^23` is unsure) decides in-process; else sympy in a killable child process
     (rewards.math.sympy_check: latex2sympy2_extended, 40-digit evaluation, random-point identity test).
-    No tolerance anywhere except these numeric checks (sympy's: 40 digits, 1e-25 relative), and a
-    long decimal (denominator > 10^12; > 12 decimals for the numeric path) never equals an
-    irrational there without an exact proof.
+    Rounding policy (compare._approximation, before the above): a decimal with >= 4 significant
+    digits against an exact value it cannot write exactly is equal when it is that value rounded
+    (half away from zero) or truncated at the decimal's own last place (`2.6667`/`2.6666` for 8/3,
+    `4.123105625617661` for `\\sqrt{17}`, `3.142` for pi), else different; `3.14` for pi and `0.33`
+    for 1/3 (3 and 2 digits) fall to the exact rules and differ; two decimals compare exactly;
+    `6.999` never equals 7. No other tolerance (sympy's numeric checks: 40 digits, 1e-25 relative).
     Anti-hacking: when the gold is a number literal (integer, decimal, fraction, mixed number,
     a*10^k, 10^k), the prediction must be a number literal too: restating the computation ("123*456",
     "2^{10}", "\\sqrt{25}", "5!") for gold 56088 / 1024 / 5 / 120 is `wrong`.

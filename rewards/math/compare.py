@@ -12,10 +12,12 @@ import enum
 import functools
 import re
 import time
+from fractions import Fraction
 
-from rewards.math.algebra import Garbage, TooExpensive, Unsupported, equal, proportional, r_add
+from rewards.math.algebra import Garbage, TooExpensive, Unsupported, equal, proportional, r_add, r_rational
 from rewards.math.exact import evaluate
 from rewards.math.normalize import compact
+from rewards.math.numeric import constant_value
 from rewards.math.numeric import decide as numeric_decide
 from rewards.math.structure import (
     UNORDERED,
@@ -99,6 +101,52 @@ def _is_literal(s: str) -> bool:
     return bool(_LITERAL_RE.fullmatch(compact(s)))
 
 
+# Rounding policy: a decimal with >= 4 significant digits stands for an exact value that it is the
+# rounding (half away from zero) or the truncation of, at the decimal's own last place: 4.1231 and
+# 4.123105625617661 for \sqrt{17}, 2.6667 and 2.6666 for 8/3, 3.142 for \pi; not 3.14 (3 digits: too
+# coarse to tell \pi from 22/7) and never 6.99 for 7 (7 is a decimal at that place, so exact rules: a
+# number the decimal can write exactly must be written exactly). Two decimals compare exactly (0.33 is
+# not 0.333). Why: datasets and graders state answers "to 4 decimal places" and golds like
+# 4.123105625617661; checkers differ (math-verify: 6 decimal places, Qwen2.5-Math / NeMo-Skills: 1e-4
+# relative) and this reads the precision from the answer itself, so no fixed tolerance lets 5.001
+# pass for 5.
+APPROX_MIN_DIGITS = 4
+_DECIMAL_RE = re.compile(r"([-+]?)(\d*)\.(\d+)")
+
+
+def _approximation(g: str, p: str, gv, pv) -> Verdict | None:
+    """EQUAL / DIFFERENT when exactly one side is a decimal approximating the other, else None."""
+    gd, pd = _DECIMAL_RE.fullmatch(compact(g)), _DECIMAL_RE.fullmatch(compact(p))
+    if bool(gd) == bool(pd):
+        return None
+    m, other, ov = (gd, p, pv) if gd else (pd, g, gv)
+    sign, whole, frac = m.groups()
+    places = len(frac)
+    if len((whole + frac).lstrip("0")) < APPROX_MIN_DIGITS or places > 40:
+        return None
+    stated = int(whole + frac or "0") * (-1 if sign == "-" else 1)  # the decimal x 10^places
+    q = r_rational(ov) if not isinstance(ov, Exception) else None
+    if q is not None:
+        scaled = q * 10**places
+        if scaled.denominator == 1:
+            return None  # the decimal could write the value exactly: exact comparison decides
+        trunc = int(scaled)  # toward zero
+        nearest = trunc + (1 if scaled - trunc >= Fraction(1, 2) else -1 if trunc - scaled >= Fraction(1, 2) else 0)
+        return Verdict.EQUAL if stated in (trunc, nearest) else Verdict.DIFFERENT
+    value = constant_value(other)
+    if value is None:
+        return None
+    import mpmath
+
+    with mpmath.workdps(100):
+        scaled = value * mpmath.mpf(10) ** places
+        if abs(scaled - mpmath.nint(scaled)) < mpmath.mpf("1e-50"):
+            return None  # (numerically) a terminating decimal at this place: not an approximation case
+        trunc = int(mpmath.floor(scaled) if scaled >= 0 else mpmath.ceil(scaled))
+        nearest = int(mpmath.nint(scaled))
+    return Verdict.EQUAL if stated in (trunc, nearest) else Verdict.DIFFERENT
+
+
 def _cmp_scalar(g: str, p: str, ctx: Ctx) -> Verdict:
     gv = exact_value(g)
     if isinstance(gv, (Garbage, TooExpensive)):
@@ -108,6 +156,10 @@ def _cmp_scalar(g: str, p: str, ctx: Ctx) -> Verdict:
     pv = exact_value(p)
     if isinstance(pv, TooExpensive):
         return Verdict.TIMEOUT
+    if not isinstance(pv, Garbage):
+        approx = _approximation(g, p, gv, pv)
+        if approx is not None:
+            return approx
     if _is_literal(g) and not _is_literal(p):
         return Verdict.DIFFERENT  # gold is a number: "123*456" or "2^{10}" is not an answer
     if isinstance(pv, Garbage):

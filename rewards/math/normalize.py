@@ -223,6 +223,23 @@ def _strip_plain_units(s: str) -> str:
     return head
 
 
+_APPROX_RE = re.compile(r"\\approx|≈")
+_APPROX_NAME_RE = re.compile(r"\s*(?:[A-Za-z]|\\[a-zA-Z]+)(?:_\{?[A-Za-z0-9]+\}?)?\s*")
+_GLUED_OR_RE = re.compile(r"(?<=[)\]}])\s*or\s*(?=[(\[])")
+
+
+def _approx(s: str) -> str:
+    """`x \\approx 11` states x (its right side is the answer); `\\frac{1}{3} \\approx 0.33` keeps the exact left
+    side (what follows `\\approx` is a rounding of it). A decimal answer is then judged by the rounding policy."""
+    parts = _APPROX_RE.split(s)
+    if len(parts) == 1:
+        return s
+    if len(parts) == 2 and (not parts[0].strip() or (_APPROX_NAME_RE.fullmatch(parts[0])
+                                                      and parts[0].strip() not in ("\\pi", "e", "i", "\\infty"))):
+        return parts[1]
+    return parts[0]
+
+
 def normalize(s: str) -> str:
     """Canonical string form of one answer (see the policy in rewards.math). May raise
     AmbiguousAnswer for several different boxed answers."""
@@ -232,7 +249,8 @@ def normalize(s: str) -> str:
     for rx, rep in _REPLACE:
         s = rx.sub(rep, s)
     s = _handle_wrappers(s)
-    s = re.split(r"\\approx|≈", s)[0]
+    s = _approx(s)
+    s = _GLUED_OR_RE.sub(" or ", s)  # `(11,7)or(7,11)`: a glued "or" between two answers still joins them
     s = _SHORT_FRAC_RE.sub(r"\\frac{\1}{\2}", s)
     s = _SHORT_FRAC1_RE.sub(r"\\frac{\1}{", s)
     s = _SHORT_FRAC2_RE.sub(r"\\frac\1{\2}", s)

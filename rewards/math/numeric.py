@@ -294,5 +294,27 @@ def decide(gold: str, pred: str, deadline: float | None = None) -> bool | None:
     return True if agreed >= (3 if symbols or ints or seqs else 1) else None
 
 
+def constant_value(s: str):
+    """The real value of a constant expression (no symbols, no sequences) as a 90-digit mpmath
+    number, or None when it is outside the grammar, complex, undefined or unstable between 50 and
+    90 digits. The rounding policy (rewards.math.compare) uses it for `\\sqrt{17}` vs `4.1231056`."""
+    import mpmath
+
+    try:
+        node, symbols, ints = parse(s)
+        if symbols or ints or _has_sequence(node):
+            return None
+        low, high = (_values(node, node, {}, 0, dps) for dps in (50, 90))
+    except (Unsure, OverflowError):
+        return None
+    if low is None or high is None or not _close(low[0], high[0], "1e-40"):
+        return None
+    with mpmath.workdps(100):
+        v = high[0]
+        if v.imag != 0 and abs(v.imag) > mpmath.mpf("1e-80") * abs(v):
+            return None
+        return mpmath.mpf(v.real)
+
+
 def _has_sequence(node) -> bool:
     return isinstance(node, tuple) and (node[0] == "seq" or any(_has_sequence(x) for x in node[1:]))

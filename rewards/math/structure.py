@@ -136,7 +136,7 @@ def structure(s: str, depth: int = 0) -> Node:
         return Matrix(tuple(tuple(c.strip() for c in r.split("&")) for r in rows))
     parts = [p for p in split_top(s, (",", ";", " or ", " and ")) if p]
     if len(parts) > 1:
-        return Seq("list", tuple(structure(p, depth + 1) for p in parts))
+        return Seq("list", _flat(structure(p, depth + 1) for p in parts))
     parts = split_top(s, ("\\cup",))
     if len(parts) > 1:
         return Seq("union", tuple(structure(p, depth + 1) for p in parts))
@@ -157,6 +157,8 @@ def _structure_single(s: str, depth: int) -> Node:
         if _MATRIX_RE.fullmatch(s[1:-1].strip()):
             return structure(s[1:-1].strip(), depth + 1)  # `\\left[\\begin{array}..\\right]`
         items = split_top(s[1:-1], (",",))
+        if len(items) == 1:  # `(0;-2;6)`: semicolons separate the coordinates where commas are decimal marks
+            items = split_top(s[1:-1], (";",))
         if len(items) == 1:
             return structure(s[1:-1], depth + 1) if s[0] == "(" and s[-1] == ")" else Scalar(s)
         return Seq("tuple", tuple(structure(p, depth + 1) for p in items), s[0], s[-1])
@@ -166,6 +168,12 @@ def _structure_single(s: str, depth: int) -> Node:
     m = re.match(r"^" + _SYMBOL + r"\s*\\in\s+(.+)$", s)
     if m:
         return structure(m.group(1), depth + 1)
+    if "\\pm" in s:
+        # `x = \frac{-1 \pm \sqrt{13}}{4}`, `\pm 3` (normalize writes `\mp` as `\pm`): both values, a
+        # two-item list (one gold value against it is a hedge, both are the answer), inside an equation too
+        if s.count("\\pm") > 1:
+            return Bad()
+        return Seq("list", (structure(s.replace("\\pm", "+"), depth + 1), structure(s.replace("\\pm", "-"), depth + 1)))
     masked = _mask(s)
     m = re.fullmatch(r"\s*(" + _SYMBOL + r")\s*\\ne\s+(.+)", s)
     if m and not _REL_RE.search(masked):  # x \ne a: everything but a
@@ -192,11 +200,15 @@ def _structure_single(s: str, depth: int) -> Node:
         if not all(parts):
             return Bad()
         return Seq("tuple", tuple(structure(p, depth + 1) for p in parts), ":", ":")
-    if "\\pm" in s:
-        if s.count("\\pm") > 1:
-            return Bad()
-        return Seq("list", (Scalar(s.replace("\\pm", "+")), Scalar(s.replace("\\pm", "-"))))
     return Scalar(s)
+
+
+def _flat(items) -> tuple:
+    """Items of a list; a `\\pm` item's two values join the list (`x = 1, x = 2 \\pm \\sqrt{3}` has 3)."""
+    out: list = []
+    for it in items:
+        out.extend(it.items if isinstance(it, Seq) and it.kind == "list" else (it,))
+    return tuple(out)
 
 
 def _provably_different(a: str, b: str) -> bool:
