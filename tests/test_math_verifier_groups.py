@@ -110,7 +110,8 @@ def test_absolute_value_with_unknown_bound_sign_is_not_guessed():
 
 @pytest.mark.parametrize("gold,pred,want", [
     ("(1,2), (3,4)", "(3, 4), (1,2), (1, 2)", True), ("5, 7", "7, 5, 7", True),
-    ("5", "5, 5", False),  # a list is still no single answer
+    ("5", "5, 5", True), ("4", "x = 4 \\text{ or } x = 4", True),  # the same item twice says one thing (round 3)
+    ("5", "5, 5, 6", False),
     ("5, 5, 7", "5, 7, 7", False), ("5, 7", "5, 7, 9", False),
 ])
 def test_duplicate_items_in_a_predicted_list(gold, pred, want):
@@ -223,3 +224,21 @@ def test_numeric_path_sums_and_sequences(gold, pred, want, no_sympy):
     from rewards.math.numeric import decide
 
     assert decide(gold, pred) is want
+
+
+# ------------------------------------------------- round 3: forms from graders' own examples
+
+@pytest.mark.parametrize("gold,pred,want", [
+    ("\\frac{1}{3}", "0.\\overline{3}", True), ("\\frac{611}{495}", "1.2\\overline{34}", True),  # repeating decimals
+    ("\\frac{1}{3}", "0.\\overline{30}", False),
+    ("3", "three", True), ("12", "Twelve", True), ("3", "four", False),  # a whole answer as a number word
+    ("(-\\infty, \\infty)", "\\mathbb{R}", True), ("\\mathbb{R}", "x \\in (-\\infty,\\infty)", True),
+    ("(2, \\infty)", "\\{x \\mid x > 2\\}", True), ("(2, \\infty)", "\\{x : x \\ge 2\\}", False),  # set-builder
+    ("x \\ne 3", "\\{x \\in \\mathbb{R} : x \\neq 3\\}", True),
+    ("30", "\\angle ABC = 30^\\circ", True), ("30", "m\\angle A = 30", True),  # a named angle's value
+    ("C", "(C) 5", True), ("B", "\\text{(B) } 12", True), ("C", "(D) 5", False),  # a choice with its value
+    ("(3, 4)", "x = 3, y = 4", True), ("(3, 4)", "x = 4, y = 3", False), ("x = 3, y = 4", "(3, 4)", True),
+    ("(3, 4)", "x = 3, x = 4", False),  # one symbol twice: no assignment of a pair
+])
+def test_round3_forms(gold, pred, want):
+    assert is_equivalent(gold, pred) is want

@@ -45,6 +45,8 @@ import sympy):
       the other side is it read as a decimal. `3,5` (one digit) stays the list "3, 5"; `1.234,5`
       (dot thousands) is not supported (fails closed); `14 {, }916` is `14{,}916`;
     - percent policy: `10\\%`, `10 percent`, `10 pct` all equal 10, never 0.1 (the MATH convention).
+    - round 3: a repeating decimal `0.\\overline{3}` is the fraction 1/3; a whole answer that is a
+      number word ("three", "Twelve") is the number; `\\mathbb{R}`/`ℝ` is (-inf, inf);
  3. structure: top-level `,` `;` `or` `and` make an *unordered* list (a multiset; MATH's "enter
     all solutions separated by commas"); `\\{..\\}` is a set; `(..)`, `[..]`, `\\langle..\\rangle`
     with commas (or semicolons, when no comma: `(0;-2;6)`) are ordered tuples / intervals whose brackets must match exactly; `\\cup` joins
@@ -63,7 +65,10 @@ import sympy):
     malformed. Other one-direction chains between expressions, `f(2) < f(1) < f(4)`, are compared
     side by side, a `>` chain mirrored (`c > b > a` == `a < b < c`); mixed directions are malformed.
     The same item twice in a predicted list, `(3,17,3,7)` and `(3, 17, 3, 7)`, counts once when
-    the prediction has more items than the gold.
+    the prediction has more items than the gold (`x = 4 or x = 4` is 4). `x = 3, y = 4` (distinct
+    symbols) is the ordered pair `(3, 4)` in written order, either side. `\\{x \\mid x > 2\\}` (also
+    `:` / `|`) is the set its condition describes. `\\angle ABC = 30` names the answer. For a
+    multiple-choice gold `C`, a prediction `(C) 5` is the letter.
     Sets vs inequalities: `x \\in [-2,7]`, `[-2,7]` and `-2 \\le x \\le 7` are one interval, in
     either direction (symmetric; math-verify compares them only one way round by default).
     `{1,2,3}` (braces without backslash) with commas is a set; `[\\begin{array}..]` is its matrix.

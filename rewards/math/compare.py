@@ -258,6 +258,27 @@ def _cmp_matrices(g: Matrix, p: Matrix, ctx: Ctx) -> Verdict:
     return _combine(_cmp_scalar(a, b, ctx) for ra, rb in zip(g.rows, p.rows) for a, b in zip(ra, rb))
 
 
+_CHOICE_RE = re.compile(r"[A-E]")
+_CHOICE_ANSWER_RE = re.compile(r"\(([A-Ea-e])\)\s*[:.]?\s*\S")
+
+
+def _assignments(tup: Node, eqs: Seq, ctx: Ctx, flip: bool = False) -> Verdict | None:
+    """`x = 3, y = 4` against the ordered pair `(3, 4)`: the values in written order, one distinct
+    symbol each (None when the list is not such assignments; `flip`: the tuple is the prediction)."""
+    if not (isinstance(tup, Seq) and tup.kind == "tuple" and tup.opening == "(" and len(tup.items) == len(eqs.items)):
+        return None
+    if not all(isinstance(e, Equation) and is_symbol(e.lhs) for e in eqs.items) \
+            or len({compact(e.lhs) for e in eqs.items}) != len(eqs.items):
+        return None
+    try:
+        values = [structure(e.rhs) for e in eqs.items]
+    except TooExpensive:
+        return Verdict.TIMEOUT
+    if flip:
+        return _combine(compare(v, t, ctx) for t, v in zip(tup.items, values))
+    return _combine(compare(t, v, ctx) for t, v in zip(tup.items, values))
+
+
 def compare(g: Node, p: Node, ctx: Ctx) -> Verdict:
     """Verdict for gold tree `g` against predicted tree `p`."""
     g, p = _unwrap(g), _unwrap(p)
@@ -266,7 +287,16 @@ def compare(g: Node, p: Node, ctx: Ctx) -> Verdict:
     if isinstance(p, Bad):
         return Verdict.DIFFERENT
     if _is_unordered(p) and len(p.items) > 1 and not _is_unordered(g):
-        return Verdict.HEDGED
+        items = _dedupe(p.items)  # `x = 4 \text{ or } x = 4` says one thing
+        if len(items) > 1:
+            return _assignments(g, p, ctx) or Verdict.HEDGED
+        p = items[0]
+    if _is_unordered(g) and len(g.items) > 1 and isinstance(p, Seq) and p.kind == "tuple":
+        return _assignments(p, g, ctx, flip=True) or Verdict.DIFFERENT
+    if isinstance(g, Scalar) and isinstance(p, Scalar) and _CHOICE_RE.fullmatch(g.text):
+        m = _CHOICE_ANSWER_RE.match(p.text)  # `(C) 5` for choice C: the letter is the answer
+        if m:
+            return Verdict.EQUAL if m.group(1).upper() == g.text.upper() else Verdict.DIFFERENT
     if isinstance(g, Text) or isinstance(p, (Text, Words)):
         same = isinstance(g, Text) and isinstance(p, (Text, Words)) and g.value == p.value
         return Verdict.EQUAL if same else Verdict.DIFFERENT

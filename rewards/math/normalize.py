@@ -51,6 +51,7 @@ _REPLACE = [
     (re.compile(r"\\vee(?![a-zA-Z])|\\lor(?![a-zA-Z])"), r" or "),
     (re.compile(r"\\wedge(?![a-zA-Z])|\\land(?![a-zA-Z])"), r" and "),
     (re.compile(r"\\varnothing|\\emptyset|∅"), r"\\emptyset "),
+    (re.compile(r"(?:\\mathbb\s*(?:\{R\}|R(?![a-zA-Z]))|ℝ)(?!\s*\^)"), r"(-\\infty,\\infty)"),  # all reals: an interval
     (re.compile(r"\\[lr]?vert(?![a-zA-Z])"), "|"),
 ]
 _SHORT_FRAC_RE = re.compile(r"\\frac\s*(\d|[a-zA-Z])\s*(\d|[a-zA-Z])")
@@ -64,6 +65,13 @@ _UNIT_WORDS = frozenset("cm mm km ft yd mi kg mg lb lbs oz hr hrs ml mph sq in m
 # words that are never units (kept, so that "1 or 2" is seen as two answers)
 _MATH_WORDS = frozenset("and or pi sqrt infty sin cos tan log ln exp mod not".split())
 _CHOICE_RE = re.compile(r"^\(\s*([A-Ea-e])\s*\)$")
+_REPEATING_RE = re.compile(r"(?<![\w.])(-?)(\d*)\.(\d*)\\overline\{(\d{1,12})\}")
+# a whole answer written as a number word ("three", "Twelve"): the number (GSM8K-style answers)
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())} | {"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60",
+                                                      "seventy": "70", "eighty": "80", "ninety": "90",
+                                                      "hundred": "100", "a hundred": "100", "one hundred": "100"}
 
 
 class AmbiguousAnswer(ValueError):
@@ -266,7 +274,17 @@ def normalize(s: str) -> str:
     if m:
         s = m.group(1) + re.sub(r",|\{,\}|\\,| ", "", m.group(2)) + (m.group(3) or "")
     s = _MIXED_RE.sub(_mixed, s)
+    s = _REPEATING_RE.sub(_repeating, s)
+    s = _NUMBER_WORDS.get(s.lower(), s)
     return s
+
+
+def _repeating(m: re.Match) -> str:
+    """`0.\\overline{3}` = 1/3, `1.2\\overline{34}` = 611/495: the exact fraction of a repeating decimal."""
+    sign, whole, fixed, rep = m.group(1), m.group(2) or "0", m.group(3), m.group(4)
+    num = int(whole + fixed + rep) - int(whole + fixed)
+    den = int("9" * len(rep) + "0" * len(fixed))
+    return f"{sign}\\frac{{{num}}}{{{den}}}"
 
 
 def _mixed(m: re.Match) -> str:

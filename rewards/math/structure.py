@@ -89,6 +89,7 @@ _SYMBOL_RE = re.compile(_SYMBOL)
 _REL_RE = re.compile(r"(\\le |\\ge |\\le$|\\ge$|<|>)")
 _MATRIX_RE = re.compile(r"\\begin\{([pbBvV]?matrix|smallmatrix|array)\}(\{[^{}]*\})?(.*)\\end\{\1\}", re.S)
 _TEXT_WORDS = frozenset({"yes", "no"})
+_SET_BUILDER_RE = re.compile(r"\\\{\s*" + _SYMBOL + r"\s*(?:\\in\s*[^|:]+?)?\s*(?:\\mid|\||:)\s*(.+?)\s*\\\}")
 
 
 def is_symbol(s: str) -> bool:
@@ -100,6 +101,7 @@ _NAMED_LHS_RE = re.compile(r"[a-zA-Z](?:\^\{?-1\}?)?\s*\(\s*[a-zA-Z]\s*\)")
 _NAME = r"(?:[A-Za-z]{1,4}|\\[a-zA-Z]+)(?:_\{?[a-zA-Z0-9]+\}?)?"
 _GEOM_LHS_RE = re.compile(
     rf"{_NAME}|\|{_NAME}\||\\frac\{{{_NAME}\}}\{{{_NAME}\}}|{_NAME}\s*:\s*{_NAME}|"
+    rf"(?:m\s*)?\\(?:angle|measuredangle)\s*{_NAME}|\\overline\{{{_NAME}\}}|"
     rf"\(\s*{_SYMBOL}(?:\s*,\s*{_SYMBOL})+\s*\)"
 )
 
@@ -147,6 +149,9 @@ def _structure_single(s: str, depth: int) -> Node:
     if s in ("\\emptyset", "\\{\\}"):
         return Seq("set", ())
     if s.startswith("\\{") and s.endswith("\\}"):
+        m = _SET_BUILDER_RE.fullmatch(s)
+        if m:  # `\{x \mid x > 2\}`, `\{x : x \ne 3\}`: the set its condition describes
+            return structure(m.group(1), depth + 1)
         items = [p for p in split_top(s[2:-2], (",", ";")) if p]
         return Seq("set", tuple(structure(p, depth + 1) for p in items))
     if s.startswith("{") and s.endswith("}") and top_level_span(s) and len(split_top(s[1:-1], (",",))) > 1:
