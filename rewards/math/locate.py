@@ -193,7 +193,7 @@ def unboxed_answer(text: str) -> str | None:
     or number (None if it has none). Raises AmbiguousAnswer for a hedged prose answer."""
     if not text.strip():
         return None
-    if not looks_like_prose(text):
+    if not looks_like_prose(text) and not MARKER_RE.search(text):  # "ANSWER: 18" is a marker, not math
         return text.strip()
     return prose_answer(text)
 
