@@ -239,6 +239,8 @@ def test_numeric_path_sums_and_sequences(gold, pred, want, no_sympy):
     ("C", "(C) 5", True), ("B", "\\text{(B) } 12", True), ("C", "(D) 5", False),  # a choice with its value
     ("(3, 4)", "x = 3, y = 4", True), ("(3, 4)", "x = 4, y = 3", False), ("x = 3, y = 4", "(3, 4)", True),
     ("(3, 4)", "x = 3, x = 4", False),  # one symbol twice: no assignment of a pair
+    ("0.0012", "1.2e-3", True), ("1200", "1.2E3", True), ("0.0012", "1.2e-4", False),  # calculator notation
+    ("\\frac{5}{2}", "2 1/2", True), ("-\\frac{5}{2}", "-2 1/2", True), ("1", "2 3/2", False),  # `a b/c`: mixed if proper
 ])
 def test_round3_forms(gold, pred, want):
     assert is_equivalent(gold, pred) is want

@@ -65,6 +65,8 @@ _UNIT_WORDS = frozenset("cm mm km ft yd mi kg mg lb lbs oz hr hrs ml mph sq in m
 # words that are never units (kept, so that "1 or 2" is seen as two answers)
 _MATH_WORDS = frozenset("and or pi sqrt infty sin cos tan log ln exp mod not".split())
 _CHOICE_RE = re.compile(r"^\(\s*([A-Ea-e])\s*\)$")
+_E_NOTATION_RE = re.compile(r"(-?\d+(?:\.\d+)?)[eE]([-+]?\d{1,3})")
+_SLASH_MIXED_RE = re.compile(r"(-?)(\d+) (\d+)/(\d+)")
 _REPEATING_RE = re.compile(r"(?<![\w.])(-?)(\d*)\.(\d*)\\overline\{(\d{1,12})\}")
 # a whole answer written as a number word ("three", "Twelve"): the number (GSM8K-style answers)
 _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
@@ -275,6 +277,12 @@ def normalize(s: str) -> str:
         s = m.group(1) + re.sub(r",|\{,\}|\\,| ", "", m.group(2)) + (m.group(3) or "")
     s = _MIXED_RE.sub(_mixed, s)
     s = _REPEATING_RE.sub(_repeating, s)
+    m = _E_NOTATION_RE.fullmatch(s)  # `1.2e-3`, a whole answer in a calculator's notation
+    if m:
+        s = f"{m.group(1)}*10^{{{int(m.group(2))}}}"
+    m = _SLASH_MIXED_RE.fullmatch(s)  # `2 1/2`, a whole answer: the mixed number when the fraction is proper
+    if m and int(m.group(3)) < int(m.group(4)):
+        s = f"{m.group(1)}({m.group(2)}+\\frac{{{m.group(3)}}}{{{m.group(4)}}})"
     s = _NUMBER_WORDS.get(s.lower(), s)
     return s
 
