@@ -48,6 +48,7 @@ import sympy):
     - round 3: a repeating decimal `0.\\overline{3}` is the fraction 1/3; a whole answer that is a
       number word ("three", "Twelve") is the number; `\\mathbb{R}`/`ℝ` is (-inf, inf);
       a whole answer `1.2e-3` is 1.2*10^{-3}; a whole answer `2 1/2` (proper fraction) is a mixed number;
+      numbers written in a base on both sides (`2012_3`, `1F_{16}`) compare by value;
  3. structure: top-level `,` `;` `or` `and` make an *unordered* list (a multiset; MATH's "enter
     all solutions separated by commas"); `\\{..\\}` is a set; `(..)`, `[..]`, `\\langle..\\rangle`
     with commas (or semicolons, when no comma: `(0;-2;6)`) are ordered tuples / intervals whose brackets must match exactly; `\\cup` joins

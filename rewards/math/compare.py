@@ -147,6 +147,20 @@ def _approximation(g: str, p: str, gv, pv) -> Verdict | None:
     return Verdict.EQUAL if stated in (trunc, nearest) else Verdict.DIFFERENT
 
 
+_BASE_RE = re.compile(r"(\d[0-9A-Za-z]{0,63})_\{?\(?(\d{1,2})\)?\}?")
+
+
+def _in_base(m: re.Match) -> int | None:
+    """The value of `digits_base` (`2012_3`, `{1F}_{16}`), or None for a digit the base does not have."""
+    base = int(m.group(2))
+    if not 2 <= base <= 36:
+        return None
+    try:
+        return int(m.group(1), base)
+    except ValueError:
+        return None
+
+
 def _cmp_scalar(g: str, p: str, ctx: Ctx) -> Verdict:
     gv = exact_value(g)
     if isinstance(gv, (Garbage, TooExpensive)):
@@ -156,6 +170,11 @@ def _cmp_scalar(g: str, p: str, ctx: Ctx) -> Verdict:
     pv = exact_value(p)
     if isinstance(pv, TooExpensive):
         return Verdict.TIMEOUT
+    gb, pb = _BASE_RE.fullmatch(compact(g)), _BASE_RE.fullmatch(compact(p))
+    if gb and pb:  # `1112112_3` vs `1112122_3`: numbers written in a base, compared by value
+        gn, pn = _in_base(gb), _in_base(pb)
+        if gn is not None and pn is not None:
+            return Verdict.EQUAL if gn == pn else Verdict.DIFFERENT
     if not isinstance(pv, Garbage):
         approx = _approximation(g, p, gv, pv)
         if approx is not None:
@@ -187,7 +206,10 @@ def _ask_sympy(op: str, args: list[str], ctx: Ctx) -> Verdict:
 def _cmp_equations(g: Equation, p: Equation, ctx: Ctx) -> Verdict:
     both_symbols = is_symbol(g.lhs) and is_symbol(p.lhs)
     if is_named(g.lhs) and is_named(p.lhs) and (not both_symbols or compact(g.lhs) == compact(p.lhs)):
-        return _cmp_scalar(g.rhs, p.rhs, ctx)
+        try:  # `D = (0, 1)`: the named value may be a tuple, a set, an interval
+            return compare(structure(g.rhs), structure(p.rhs), ctx)
+        except TooExpensive:
+            return Verdict.TIMEOUT
     vals = [exact_value(x) for x in (g.lhs, g.rhs, p.lhs, p.rhs)]
     if any(isinstance(v, (Garbage, TooExpensive)) for v in vals[:2]):
         return Verdict.BAD_GOLD
