@@ -8,7 +8,7 @@ import torch
 
 from r1zero.types import MiniBatch, ScoredRollout, TrainBatch
 
-Row = tuple[ScoredRollout, float, float]  # (scored rollout, advantage, shaped reward)
+Row = tuple[ScoredRollout, float, float, int]  # (scored rollout, advantage, shaped reward, index in the step's list)
 
 
 def _pack(rows: Sequence[Row], pad_id: int) -> TrainBatch:
@@ -35,10 +35,11 @@ def _pack(rows: Sequence[Row], pad_id: int) -> TrainBatch:
         attention[i, :n] = 1
         loss_mask[i, len(p) : n] = 1.0
         rollout_lp[i, len(p) : n] = torch.tensor(s.rollout.logprobs, dtype=torch.float32)
-    advantages = torch.tensor([a for _, a, _ in rows], dtype=torch.float32)
+    advantages = torch.tensor([a for _, a, _, _ in rows], dtype=torch.float32)
     return TrainBatch(input_ids, attention, loss_mask, advantages, rollout_lp,
-                      rewards=torch.tensor([r for _, _, r in rows], dtype=torch.float32),
-                      group_ids=torch.tensor([s.rollout.group_id for s, *_ in rows], dtype=torch.long))
+                      rewards=torch.tensor([r for _, _, r, _ in rows], dtype=torch.float32),
+                      group_ids=torch.tensor([s.rollout.group_id for s, *_ in rows], dtype=torch.long),
+                      row_index=torch.tensor([i for *_, i in rows], dtype=torch.long))
 
 
 def _length(row: Row) -> int:
@@ -92,7 +93,7 @@ def to_mini_batches(
     if len(rew) != len(scored):
         raise ValueError(f"{len(scored)} scored rollouts but {len(rew)} rewards")
     keep = [True] * len(adv) if in_loss is None else [bool(x) for x in in_loss]
-    rows = [(s, a, r) for s, a, r, k in zip(scored, adv, rew, keep) if k]
+    rows = [(s, a, r, i) for i, (s, a, r, k) in enumerate(zip(scored, adv, rew, keep)) if k]
     if not 1 <= mini_batches <= max(len(rows), 1):
         raise ValueError(f"mini_batches={mini_batches} needs 1 <= mini_batches <= {len(rows)} rows in the loss")
     out = []

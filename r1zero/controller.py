@@ -19,6 +19,7 @@ from r1zero.algo.advantages import ADVANTAGES, TRUNCATION
 from r1zero.algo.controls import CONTROLS
 from r1zero.batching import to_mini_batches
 from r1zero.config import Config
+from r1zero.critic import ROW_ADVANTAGES
 from r1zero.dynamic import dynamic_sample, problem_stream
 from r1zero.evaluation import eval_problems, periodic_eval
 from r1zero.metrics import alarm_metrics, rollout_metrics
@@ -106,6 +107,15 @@ def mini_batches(cfg: Config, scored: list, advantages: torch.Tensor, in_loss: t
                            and cfg.algo.objective == "policy_gradient")
 
 
+def trace_advantages(advantages: torch.Tensor, per_row: dict[int, float] | None) -> list[float]:
+    """The traces' advantage column [N]: the estimator's advantages, or, under a critic estimator (whose estimator
+    passes the outcome rewards through), each row's mean token advantage as the learner's update used it. Rows that
+    never entered the loss (reward.truncated filtering) get 0, not their reward: they had no advantage in the update."""
+    if per_row is None:
+        return advantages.tolist()
+    return [per_row.get(i, 0.0) for i in range(len(advantages))]
+
+
 def train(cfg: Config, *, resume: bool = False, console: Any = None) -> dict[str, Any]:
     """Run cfg.train.steps RL steps (continuing from the latest checkpoint when resume=True)."""
 
@@ -144,6 +154,7 @@ def train(cfg: Config, *, resume: bool = False, console: Any = None) -> dict[str
             minis = mini_batches(cfg, scored, advantages, in_loss, s.pad_id, rewards)
             with t("train"):
                 learner_metrics = _learner(s, s.learner.train_step.remote(minis))
+            row_advantages = learner_metrics.pop(ROW_ADVANTAGES, None)  # for the traces, not a metric (critic only)
             # 6. sync: new weights into every vLLM engine in place; every worker proves it holds them (version and
             #    fingerprint), then the canary compares logprobs
             with t("sync"):
@@ -152,7 +163,7 @@ def train(cfg: Config, *, resume: bool = False, console: Any = None) -> dict[str
                 canary = s.rollouts.canary()
             # 7. log: traces of every rollout, one metrics line
             with t("log"):
-                traces.write_step(s.run_dir, step, scored, advantages.tolist(), by_id)
+                traces.write_step(s.run_dir, step, scored, trace_advantages(advantages, row_advantages), by_id)
                 m = {**rollout_metrics(seen, reasons), **dyn, **lag, **curriculum, "reward_shaped_mean": float(rewards.mean()),
                      "loss_rows": float(in_loss.sum())}
                 step_seconds = time.perf_counter() - t0

@@ -24,6 +24,10 @@ from r1zero.algo.losses import Normaliser
 from r1zero.config import AlgoConfig
 from r1zero.types import TrainBatch
 
+# Key of Learner.train_step's result under a critic estimator: {row_index: advantage} (not a metric; the controller
+# takes it out before logging and writes it into the traces' advantage column instead of the outcome rewards).
+ROW_ADVANTAGES = "row_advantages"
+
 
 class Critic(torch.nn.Module):
     """The value head and the per-step GAE. Holds float32 parameters whatever the policy's dtype."""
@@ -77,6 +81,19 @@ class Critic(torch.nn.Module):
         n = max(len(v), 1)
         return {"explained_variance": explained_variance(v, r), "value_mean": float(v.sum()) / n,
                 "returns_mean": float(r.sum()) / n}
+
+    @staticmethod
+    def row_advantages(batches: list[TrainBatch]) -> dict[int, float]:
+        """Each row's advantage as the update uses it, after prepare: the mean of its (whitened) token advantages
+        over its completion tokens, keyed by TrainBatch.row_index (its position in the step's scored list)."""
+        out: dict[int, float] = {}
+        for b in batches:
+            if b.token_advantages is None or b.row_index is None:
+                raise ValueError("row_advantages needs token_advantages (Critic.prepare) and row_index (batching)")
+            n = b.loss_mask.sum(dim=1).clamp(min=1.0)  # [B]; a row without completion tokens gets 0
+            means = (b.token_advantages * b.loss_mask).sum(dim=1) / n  # [B]
+            out.update(zip(b.row_index.tolist(), means.tolist()))
+        return out
 
     def loss(self, hidden: torch.Tensor, b: TrainBatch, norm: Normaliser) -> tuple[torch.Tensor, dict[str, float]]:
         """The clipped value loss of one micro-batch (unweighted: the learner adds vf_coef * it) and its metrics."""

@@ -23,7 +23,7 @@ from r1zero.algo.corrections import mismatch_kl, rollout_weights
 from r1zero.algo.gae import CRITIC_ESTIMATORS
 from r1zero.algo.losses import POLICY_LOSSES, Normaliser, aggregate, entropy_from_logits, kl_penalty
 from r1zero.config import AlgoConfig, LearnerConfig, RolloutConfig
-from r1zero.critic import Critic
+from r1zero.critic import ROW_ADVANTAGES, Critic
 from r1zero.types import MiniBatch, TrainBatch
 
 
@@ -231,15 +231,18 @@ class Learner:
                      ("vllm_diff", float(diff)), ("tokens", n_tok), *token_sums.items()):
             sums[k] = sums.get(k, 0.0) + v
 
-    def train_step(self, minis: list[MiniBatch]) -> dict[str, float]:
+    def train_step(self, minis: list[MiniBatch]) -> dict[str, Any]:
         """One RL step: `epochs` passes over the step's mini-batches, one optimizer step per mini-batch; returns
         metrics (loss and kl are per optimizer step, the token metrics are means over every trained token;
-        mismatch_kl: k3 of KL(vLLM || learner before the update) on the sampled tokens)."""
+        mismatch_kl: k3 of KL(vLLM || learner before the update) on the sampled tokens). With a critic, also
+        result[ROW_ADVANTAGES]: {row_index: the row's mean token advantage} (not a metric: for the traces)."""
         t0 = time.perf_counter()
         a = self.algo
         minis = [MiniBatch([self._to_device(b) for b in mb.micro_batches], mb.tokens, mb.seqs, mb.skipped)
                  for mb in minis]
         prepared = self._prepare(minis)  # the critic's or a preference objective's metrics (else empty)
+        rows = {} if self.critic is None else {  # fixed for the whole step: prepare ran before any update
+            ROW_ADVANTAGES: Critic.row_advantages([b for mb in minis for b in mb.micro_batches])}
         sums: dict[str, float] = {}
         grad_norm = lr = 0.0
         steps = 0
@@ -268,6 +271,7 @@ class Learner:
             "train_tokens": sum(float(b.loss_mask.sum()) for mb in minis for b in mb.micro_batches),
             "skipped_rows": float(sum(mb.skipped for mb in minis)),
             "micro_batches": sum(len(mb.micro_batches) for mb in minis), "train_seconds": time.perf_counter() - t0,
+            **rows,
         }
 
     def _to_device(self, b: TrainBatch) -> TrainBatch:

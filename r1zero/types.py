@@ -74,6 +74,8 @@ class TrainBatch:
     returns: torch.Tensor | None = None  # [B, T] float: GAE returns A_t + V(s_t), the value targets, 0 off the mask
     rewards: torch.Tensor | None = None  # [B] float: each row's (shaped) reward, for sequence-level objectives
     group_ids: torch.Tensor | None = None  # [B] long: each row's prompt group (rollout.group_id) within the step
+    row_index: torch.Tensor | None = None  # [B] long: each row's position in the step's scored list (micro-batches
+    #                                        sort rows by length; this maps results such as a critic's advantages back)
     pref_coef: torch.Tensor | None = None  # [B] float: dLoss/d(sequence logprob) of a preference objective, filled
     #                                        by the learner (r1zero.preference), or None (policy gradient)
 

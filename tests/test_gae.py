@@ -12,6 +12,8 @@ from r1zero.algo.losses import Normaliser, ppo_clip
 from r1zero.batching import to_mini_batches, to_train_batches
 from r1zero.build import learner_kwargs
 from r1zero.config import ConfigError, load_config
+from r1zero.controller import trace_advantages
+from r1zero.critic import ROW_ADVANTAGES
 from r1zero.learner import Learner, token_logprobs
 from r1zero.types import Rollout, ScoredRollout
 
@@ -164,6 +166,7 @@ def test_the_critic_learns_on_a_fixed_batch(tiny_path):
     losses, ev = [], []
     for _ in range(10):
         m = learner.train_step(_minis(scored))
+        assert len(m.pop(ROW_ADVANTAGES)) == len(scored)  # for the traces, not a metric
         losses.append(m["value_loss"])
         ev.append(m["explained_variance"])
         assert all(math.isfinite(v) for v in m.values()), m
@@ -262,3 +265,42 @@ def test_the_value_clip_acts_only_after_the_critic_has_moved(tiny_path):
     several = _learner(tiny_path, "algo.critic_lr=3e-2", "algo.value_clip=0.05", "algo.epochs=3")
     m = several.train_step(_minis(scored))
     assert m["optimizer_steps"] == 3 and m["vf_clip_frac"] > 0
+
+
+def test_traces_get_each_rows_mean_token_advantage_not_its_reward(tiny_path, tmp_path):
+    """The gae estimator passes the rewards through as TrainBatch.advantages; the traces must show the advantage the
+    update used: each row's mean (whitened) token advantage, mapped back to the scored order through row_index
+    although micro-batches sort rows by length and mini-batches split them; a row kept out of the loss gets 0."""
+    import pyarrow.parquet as pq
+
+    from r1zero.traces import write_step
+    from r1zero.types import Problem
+
+    scored = _groups()
+    in_loss = [i != 5 for i in range(len(scored))]  # e.g. a truncated completion under overlong filtering
+    split_kw = dict(max_tokens_per_micro_batch=30, mini_batches=3, in_loss=in_loss)
+    split = to_mini_batches(scored, [s.reward for s in scored], pad_id=0, **split_kw)
+    assert sum(len(mb.micro_batches) for mb in split) >= 4
+    got = _learner(tiny_path, "algo.mini_batches=3").train_step(split)[ROW_ADVANTAGES]
+    assert sorted(got) == [i for i in range(len(scored)) if in_loss[i]]
+    for b in (b for mb in split for b in mb.micro_batches):  # the learner filled token_advantages in place (CPU)
+        for j, i in enumerate(b.row_index.tolist()):
+            sel = b.loss_mask[j].bool()
+            assert b.input_ids[j][sel].tolist() == scored[i].rollout.completion_ids  # row_index finds the row
+            assert got[i] == pytest.approx(float(b.token_advantages[j][sel].mean()), abs=1e-6)
+    # pre-update values, so the same rows in one micro-batch give the same advantages (same seed, same critic)
+    whole = _learner(tiny_path).train_step(_minis(scored, in_loss=in_loss))[ROW_ADVANTAGES]
+    assert set(whole) == set(got) and all(whole[i] == pytest.approx(got[i], abs=1e-5) for i in got)
+    # V ~ 0 at first, so A_t ~ R, whitened over the step's tokens: rewarded rows above 0, the others below
+    lengths = {i: len(scored[i].rollout.completion_ids) for i in got}
+    assert sum(got[i] * lengths[i] for i in got) == pytest.approx(0.0, abs=1e-4)  # whitened: token mean 0
+    assert all((got[i] > 0) == (scored[i].reward == 1.0) for i in got), got
+    # the controller's column: 0 for the row out of the loss; without a critic the estimator's values unchanged
+    rewards = torch.tensor([s.reward for s in scored])
+    column = trace_advantages(rewards, got)
+    assert column[5] == 0.0 and column == [got.get(i, 0.0) for i in range(len(scored))]
+    assert trace_advantages(rewards, None) == rewards.tolist()
+    problems = {s.rollout.problem_id: Problem(s.rollout.problem_id, "arith", "q", "a") for s in scored}
+    table = pq.read_table(write_step(tmp_path, 0, scored, column, problems)).to_pydict()
+    assert table["advantage"] == pytest.approx(column, abs=1e-6)  # float32 column
+    assert table["advantage"] != pytest.approx(table["reward"], abs=0.05)
