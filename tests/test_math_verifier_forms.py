@@ -85,7 +85,9 @@ def test_number_formats(gold, pred, want):
     ("4.123105625617661", "\\sqrt{17}", True), ("\\sqrt{17}", "4.1231", True), ("\\frac{8}{3}", "2.6667", True),
     ("\\frac{8}{3}", "2.6666", True), ("\\frac{8}{3}", "2.6668", False), ("-\\frac{2}{3}", "-0.6667", True),
     ("\\pi", "3.142", True), ("\\pi", "3.14", False), ("\\frac{1}{3}", "0.33", False), ("\\frac{1}{8}", "0.1250", True),
-    ("\\frac{1}{8}", "0.1251", False), ("7", "6.9999", False), ("0.3333", "0.33333", False),  # two decimals: exact
+    ("\\frac{1}{8}", "0.1251", False), ("7", "6.9999", False), ("0.3333", "0.33333", True), ("0.3333", "0.33343", False),
+    ("0.33", "0.333", False), ("3.1416", "3.14159", True),  # two decimals: the coarser (>= 4 digits) rounds the finer
+    ("2.314814814815 \\times 10^{-3}", "\\frac{1}{432}", True), ("1.2 \\times 10^{5}", "120000", True),
     ("(\\frac{3}{5},\\frac{8}{3}]", "(0.6,2.6667]", True), ("11", "x \\approx 11.00", True),
     ("\\frac{1}{3}", "\\frac{1}{3} \\approx 0.333", True), ("x^2+1", "2.000", False),
 ])

@@ -236,7 +236,7 @@ def test_numeric_path_sums_and_sequences(gold, pred, want, no_sympy):
     ("(2, \\infty)", "\\{x \\mid x > 2\\}", True), ("(2, \\infty)", "\\{x : x \\ge 2\\}", False),  # set-builder
     ("x \\ne 3", "\\{x \\in \\mathbb{R} : x \\neq 3\\}", True),
     ("30", "\\angle ABC = 30^\\circ", True), ("30", "m\\angle A = 30", True),  # a named angle's value
-    ("C", "(C) 5", True), ("B", "\\text{(B) } 12", True), ("C", "(D) 5", False),  # a choice with its value
+    ("C", "(C) 5", True), ("B", "\\text{(B) } 12", True), ("C", "(D) 5", False), ("C", "c", True), ("E", "e", False),  # a choice
     ("(3, 4)", "x = 3, y = 4", True), ("(3, 4)", "x = 4, y = 3", False), ("x = 3, y = 4", "(3, 4)", True),
     ("(3, 4)", "x = 3, x = 4", False),  # one symbol twice: no assignment of a pair
     ("0.0012", "1.2e-3", True), ("1200", "1.2E3", True), ("0.0012", "1.2e-4", False),  # calculator notation

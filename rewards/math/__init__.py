@@ -49,6 +49,8 @@ import sympy):
       number word ("three", "Twelve") is the number; `\\mathbb{R}`/`ℝ` is (-inf, inf);
       a whole answer `1.2e-3` is 1.2*10^{-3}; a whole answer `2 1/2` (proper fraction) is a mixed number;
       numbers written in a base on both sides (`2012_3`, `1F_{16}`) compare by value;
+      clock times: `08:34 \\text{P.M.}` is 20:34, `20:34:00` is 20:34; `\\lex` (a glued `\\le x`) is `\\le x`;
+      a unit word of 3+ letters glued to a number (`10weeks`) is dropped;
  3. structure: top-level `,` `;` `or` `and` make an *unordered* list (a multiset; MATH's "enter
     all solutions separated by commas"); `\\{..\\}` is a set; `(..)`, `[..]`, `\\langle..\\rangle`
     with commas (or semicolons, when no comma: `(0;-2;6)`) are ordered tuples / intervals whose brackets must match exactly; `\\cup` joins
@@ -92,7 +94,12 @@ import sympy):
     (half away from zero) or truncated at the decimal's own last place (`2.6667`/`2.6666` for 8/3,
     `4.123105625617661` for `\\sqrt{17}`, `3.142` for pi), else different; `3.14` for pi and `0.33`
     for 1/3 (3 and 2 digits) fall to the exact rules and differ; two decimals compare exactly;
-    `6.999` never equals 7. No other tolerance (sympy's numeric checks: 40 digits, 1e-25 relative).
+    `6.999` never equals 7; scientific notation counts its digits (`2.3148 \\times 10^{-3}` for 1/432). Two
+    decimals are equal only when the coarser one (>= 4 digits) is the rounding or truncation of the finer
+    (`3.1416`, `3.14159`). No other tolerance (sympy's numeric checks: 40 digits, 1e-25 relative).
+    A computation written with its result, `\\sqrt{4} = 2`, `\\binom{5}{2} = 10`, states its right side when
+    the two sides are provably equal constants (exact evaluator or numeric path); `3 = 2` and
+    `x + 1 = 2` state nothing.
     Anti-hacking: when the gold is a number literal (integer, decimal, fraction, mixed number,
     a*10^k, 10^k), the prediction must be a number literal too: restating the computation ("123*456",
     "2^{10}", "\\sqrt{25}", "5!") for gold 56088 / 1024 / 5 / 120 is `wrong`.

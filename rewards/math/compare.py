@@ -111,47 +111,70 @@ def _is_literal(s: str) -> bool:
 # relative) and this reads the precision from the answer itself, so no fixed tolerance lets 5.001
 # pass for 5.
 APPROX_MIN_DIGITS = 4
-_DECIMAL_RE = re.compile(r"([-+]?)(\d*)\.(\d+)")
+# a decimal, optionally in scientific notation (normalize writes \\times as *): 2.3148*10^{-3}
+_DECIMAL_RE = re.compile(r"([-+]?)(\d*)\.(\d+)(?:\*10\^(?:\{([-+]?\d{1,3})\}|([-+]?\d)))?")
 
 
-def _approximation(g: str, p: str, gv, pv) -> Verdict | None:
-    """EQUAL / DIFFERENT when exactly one side is a decimal approximating the other, else None."""
-    gd, pd = _DECIMAL_RE.fullmatch(compact(g)), _DECIMAL_RE.fullmatch(compact(p))
-    if bool(gd) == bool(pd):
+def _decimal(s: str) -> tuple[Fraction, int, int] | None:
+    """(value, places, significant digits) of a decimal literal; places may be negative (1.2*10^5: -4)."""
+    m = _DECIMAL_RE.fullmatch(compact(s))
+    if not m:
         return None
-    m, other, ov = (gd, p, pv) if gd else (pd, g, gv)
-    sign, whole, frac = m.groups()
-    places = len(frac)
-    if len((whole + frac).lstrip("0")) < APPROX_MIN_DIGITS or places > 40:
-        return None
-    stated = int(whole + frac or "0") * (-1 if sign == "-" else 1)  # the decimal x 10^places
-    q = r_rational(ov) if not isinstance(ov, Exception) else None
-    if q is not None:
-        scaled = q * 10**places
+    sign, whole, frac, k1, k2 = m.groups()
+    k = int(k1 or k2 or 0)
+    digits = int(whole + frac) * (-1 if sign == "-" else 1)
+    return Fraction(digits, 10 ** len(frac)) * Fraction(10) ** k, len(frac) - k, len((whole + frac).lstrip("0"))
+
+
+def _rounds_to(stated: Fraction, places: int, exact) -> bool | None:
+    """Is `stated` the rounding (half away from zero) or truncation of `exact` at `places`? None when `exact`
+    is itself a decimal at that place (then it is no approximation case). `exact`: a Fraction or an mpf."""
+    scale = Fraction(10) ** places
+    target = stated * scale  # an integer
+    if isinstance(exact, Fraction):
+        scaled = exact * scale
         if scaled.denominator == 1:
-            return None  # the decimal could write the value exactly: exact comparison decides
+            return None
         trunc = int(scaled)  # toward zero
         nearest = trunc + (1 if scaled - trunc >= Fraction(1, 2) else -1 if trunc - scaled >= Fraction(1, 2) else 0)
-        return Verdict.EQUAL if stated in (trunc, nearest) else Verdict.DIFFERENT
-    value = constant_value(other)
-    if value is None:
-        return None
+        return target in (trunc, nearest)
     import mpmath
 
     with mpmath.workdps(100):
-        scaled = value * mpmath.mpf(10) ** places
+        scaled = exact * mpmath.mpf(scale.numerator) / scale.denominator
         if abs(scaled - mpmath.nint(scaled)) < mpmath.mpf("1e-50"):
-            return None  # (numerically) a terminating decimal at this place: not an approximation case
+            return None  # (numerically) a terminating decimal at this place
         trunc = int(mpmath.floor(scaled) if scaled >= 0 else mpmath.ceil(scaled))
-        nearest = int(mpmath.nint(scaled))
-    return Verdict.EQUAL if stated in (trunc, nearest) else Verdict.DIFFERENT
+        return target in (trunc, int(mpmath.nint(scaled)))
+
+
+def _approximation(g: str, p: str, gv, pv) -> Verdict | None:
+    """EQUAL / DIFFERENT when one side is a decimal approximating the other, else None."""
+    gd, pd = _decimal(g), _decimal(p)
+    if gd and pd:
+        # two decimals: equal when the coarser one (>= 4 digits) is the rounding of the finer (3.1416, 3.14159)
+        (cv, cp, cs), (fv, fp, _) = sorted((gd, pd), key=lambda d: d[1])
+        if cp < fp and cs >= APPROX_MIN_DIGITS and _rounds_to(cv, cp, fv):
+            return Verdict.EQUAL
+        return None
+    if not (gd or pd):
+        return None
+    (value, places, sig), other, ov = (gd, p, pv) if gd else (pd, g, gv)
+    if sig < APPROX_MIN_DIGITS or places > 40:
+        return None
+    q = r_rational(ov) if not isinstance(ov, Exception) else None
+    exact = q if q is not None else constant_value(other)
+    if exact is None:
+        return None
+    ok = _rounds_to(value, places, exact)
+    return None if ok is None else Verdict.EQUAL if ok else Verdict.DIFFERENT
 
 
 _BASE_RE = re.compile(r"(\d[0-9A-Za-z]{0,63})_\{?\(?(\d{1,2})\)?\}?")
 
 
 def _in_base(m: re.Match) -> int | None:
-    """The value of `digits_base` (`2012_3`, `{1F}_{16}`), or None for a digit the base does not have."""
+    """The value of `digits_base` (`2012_3`, `1F_{16}`), or None for a digit the base does not have."""
     base = int(m.group(2))
     if not 2 <= base <= 36:
         return None
@@ -280,6 +303,24 @@ def _cmp_matrices(g: Matrix, p: Matrix, ctx: Ctx) -> Verdict:
     return _combine(_cmp_scalar(a, b, ctx) for ra, rb in zip(g.rows, p.rows) for a, b in zip(ra, rb))
 
 
+def _true_statement(lhs: str, rhs: str, ctx: Ctx) -> bool:
+    """`\\sqrt{4} = 2`, `\\binom{5}{2} = 10`, `\\sin(\\pi/2) = 1`: a computation written out with its result.
+    True only when the two sides are provably equal constants (exact evaluator or the numeric path, no
+    sympy): then the right side is the stated value. `3 = 2` (provably false) and anything unsure are not."""
+    try:
+        lhs, rhs = (x.text if isinstance(x, Scalar) else None for x in (structure(lhs), structure(rhs)))
+    except TooExpensive:
+        return False
+    if lhs is None or rhs is None:
+        return False
+    lv, rv = exact_value(lhs), exact_value(rhs)
+    if not isinstance(lv, Exception) and not isinstance(rv, Exception):
+        return equal(lv, rv)
+    if isinstance(lv, (Garbage, TooExpensive)) or isinstance(rv, (Garbage, TooExpensive)):
+        return False
+    return constant_value(lhs) is not None and numeric_decide(lhs, rhs, ctx.deadline) is True
+
+
 _CHOICE_RE = re.compile(r"[A-E]")
 _CHOICE_ANSWER_RE = re.compile(r"\(([A-Ea-e])\)\s*[:.]?\s*\S")
 
@@ -316,7 +357,8 @@ def compare(g: Node, p: Node, ctx: Ctx) -> Verdict:
     if _is_unordered(g) and len(g.items) > 1 and isinstance(p, Seq) and p.kind == "tuple":
         return _assignments(p, g, ctx, flip=True) or Verdict.DIFFERENT
     if isinstance(g, Scalar) and isinstance(p, Scalar) and _CHOICE_RE.fullmatch(g.text):
-        m = _CHOICE_ANSWER_RE.match(p.text)  # `(C) 5` for choice C: the letter is the answer
+        # `(C) 5`, `c`: the letter (a lone `e` stays Euler's number)
+        m = _CHOICE_ANSWER_RE.match(p.text) or re.fullmatch(r"([a-d])", p.text)
         if m:
             return Verdict.EQUAL if m.group(1).upper() == g.text.upper() else Verdict.DIFFERENT
     if isinstance(g, Text) or isinstance(p, (Text, Words)):
@@ -335,8 +377,8 @@ def compare(g: Node, p: Node, ctx: Ctx) -> Verdict:
     if isinstance(g, Equation) != isinstance(p, Equation):
         # `x = 5` against `5`, `(p,q) = (3,2)` against `(3,2)`: the named side's value is the answer
         eq, other = (g, p) if isinstance(g, Equation) else (p, g)
-        if not is_named(eq.lhs):
-            return Verdict.DIFFERENT
+        if not is_named(eq.lhs) and not _true_statement(eq.lhs, eq.rhs, ctx):
+            return Verdict.DIFFERENT  # `3 = 2`, `x + 1 = 2`: no value stated (`\\sqrt{4} = 2` states 2)
         try:
             value = structure(eq.rhs)
         except TooExpensive:

@@ -15,7 +15,7 @@ import re
 from rewards.math.locate import answer_after_boxes, final_boxes, unboxed_answer
 from rewards.math.normalize import AmbiguousAnswer, find_boxed
 
-_PHRASE_RE = re.compile(r"(?i)(?:final answer|the answer is)\s*(?:is\b)?\s*[:：]?\s*")
+_PHRASE_RE = re.compile(r"(?i)(?:final answer|\banswer is|####)\s*(?:is\b)?\s*[:：]?\s*")  # ####: GSM8K
 _SENTENCE_END_RE = re.compile(r"\.(?=\s|$)|\n")
 
 

@@ -32,7 +32,7 @@ import re
 
 from rewards.math.normalize import AmbiguousAnswer, find_boxed
 
-MARKER_RE = re.compile(r"(?i)(?:final answer|the answer is|answer\s*:)\s*(?:is\b)?\s*[:：]?\s*")
+MARKER_RE = re.compile(r"(?i)(?:final answer|\banswer is|answer\s*:|####)\s*(?:is\b)?\s*[:：]?\s*")  # ####: GSM8K
 # Inline `$..$` and `\(..\)` stay on one line (a lone `$` is a currency sign); display math may not.
 _BLOCK_RE = re.compile(
     r"\$\$(?P<dd>.{1,2000}?)\$\$|\\\[(?P<sq>.{1,2000}?)\\\]|\\\((?P<rp>[^\n]{1,500}?)\\\)"
@@ -152,6 +152,8 @@ def _after_marker(rest: str, depth: int, whole: bool) -> str | None:
     """The answer in the text after an answer marker: its first sentence, else (if `whole`) all
     of it. Math blocks joined by "and" there are one list ("... is $12$ and $13$.")."""
     for part in (_first_sentence(rest), rest) if whole else (_first_sentence(rest),):
+        if part.strip() and not looks_like_prose(part) and not MARKER_RE.search(part) and "$" not in part:
+            return part.strip(' "*\n')  # "Answer: 2x + 3": the math after the marker, not its last number
         inner = _block_list(part.strip(' "\\*\n'), gold=False)
         inner = inner or (prose_answer(part, depth + 1) if part.strip() else None)
         if inner is not None:

@@ -65,6 +65,10 @@ _UNIT_WORDS = frozenset("cm mm km ft yd mi kg mg lb lbs oz hr hrs ml mph sq in m
 # words that are never units (kept, so that "1 or 2" is seen as two answers)
 _MATH_WORDS = frozenset("and or pi sqrt infty sin cos tan log ln exp mod not".split())
 _CHOICE_RE = re.compile(r"^\(\s*([A-Ea-e])\s*\)$")
+_GLUED_REL_RE = re.compile(r"\\(le|ge|ne)(?=[a-pr-z](?![a-zA-Z]))")
+# clock times: `08:34 \text{P.M.}`, `8:34pm` -> 20:34; `20:34:00` -> 20:34 (whole minutes)
+_CLOCK_RE = re.compile(r"(?<![\d:])(\d{1,2}):(\d{2})(?::00)?(?![\d:])(?:\s*(?:\\text\s*\{|\\mathrm\s*\{)?\s*"
+                       r"([AaPp])\.?\s*[Mm]\.?\s*\}?)?")
 _E_NOTATION_RE = re.compile(r"(-?\d+(?:\.\d+)?)[eE]([-+]?\d{1,3})")
 _SLASH_MIXED_RE = re.compile(r"(-?)(\d+) (\d+)/(\d+)")
 _REPEATING_RE = re.compile(r"(?<![\w.])(-?)(\d*)\.(\d*)\\overline\{(\d{1,12})\}")
@@ -217,7 +221,10 @@ def _handle_wrappers(s: str) -> str:
 
 
 def _strip_plain_units(s: str) -> str:
-    """'72 degrees', '64 square feet', '5 cm^2' -> the number; words like 'or' are kept."""
+    """'72 degrees', '64 square feet', '5 cm^2', '10weeks' -> the number; words like 'or' are kept."""
+    m = re.fullmatch(r"(-?\d+(?:\.\d+)?)([a-zA-Z]{3,})", s)
+    if m and m.group(2).lower() not in _MATH_WORDS:
+        return m.group(1)  # a unit glued to the number (3+ letters: `2x`, `3pi` stay math)
     tokens = s.split(" ")
     if tokens and re.fullmatch(r"\^\{?\d\}?", tokens[-1]):
         tokens = tokens[:-1]
@@ -256,6 +263,8 @@ def normalize(s: str) -> str:
     s = _ESCAPED_CMD_RE.sub(r"\\", s.strip())
     s = _strip_delimiters(s)
     s = _REMOVE_RE.sub(" ", s)
+    s = _GLUED_REL_RE.sub(r"\\\1 ", s)  # `-5\lex\le1`: `\le` glued to a one-letter variable
+    s = _CLOCK_RE.sub(_clock, s)
     for rx, rep in _REPLACE:
         s = rx.sub(rep, s)
     s = _handle_wrappers(s)
@@ -285,6 +294,13 @@ def normalize(s: str) -> str:
         s = f"{m.group(1)}({m.group(2)}+\\frac{{{m.group(3)}}}{{{m.group(4)}}})"
     s = _NUMBER_WORDS.get(s.lower(), s)
     return s
+
+
+def _clock(m: re.Match) -> str:
+    hour, minute, half = int(m.group(1)), m.group(2), (m.group(3) or "").lower()
+    if half and 1 <= hour <= 12:
+        hour = hour % 12 + (12 if half == "p" else 0)
+    return f"{hour}:{minute}" if half else f"{m.group(1)}:{minute}"
 
 
 def _repeating(m: re.Match) -> str:

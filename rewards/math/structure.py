@@ -164,8 +164,8 @@ def _structure_single(s: str, depth: int) -> Node:
         items = split_top(s[1:-1], (",",))
         if len(items) == 1:  # `(0;-2;6)`: semicolons separate the coordinates where commas are decimal marks
             items = split_top(s[1:-1], (";",))
-        if len(items) == 1:
-            return structure(s[1:-1], depth + 1) if s[0] == "(" and s[-1] == ")" else Scalar(s)
+        if len(items) == 1:  # `(5)`, `[45]`: one bracketed item is that item (`[1, 2)` has two)
+            return structure(s[1:-1], depth + 1) if (s[0], s[-1]) in (("(", ")"), ("[", "]")) else Scalar(s)
         return Seq("tuple", tuple(structure(p, depth + 1) for p in items), s[0], s[-1])
     if s.startswith("\\langle") and s.endswith("\\rangle"):
         items = split_top(s[len("\\langle"):-len("\\rangle")], (",",))
