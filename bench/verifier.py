@@ -311,14 +311,15 @@ def report(repeats: int) -> None:
     print(f"Cold CPU s of each run (interleaved): r1zero {', '.join(f'{x:.2f}' for x in r['cpu_runs'])}; "
           f"math-verify {', '.join(f'{x:.2f}' for x in m['cpu_runs'])}. r1zero's split (median): "
           f"{r['self_cpu_s']:.2f} s in the process itself, {r['children_cpu_s']:.2f} s in its sympy child")
-    print("\n## Agreement with the labels per source (raw labels; the held-out split was never tuned on)\n")
+    print("\n## Agreement with the labels per source (raw labels; `heldout` was measured untouched in round 2 and "
+          "read in round 3; `heldout-r3` was measured untouched once, then read: tests/fixtures/README.md)\n")
     print("| source | pairs | r1zero agree | math-verify agree | r1zero false pos. | math-verify false pos. | label-0 pairs |")
     print("|---|---|---|---|---|---|---|")
     for key in sorted(r["per_source"]):
         a, b = r["per_source"][key], m["per_source"][key]
         print(f"| {key} | {a[1]} | {a[0]} ({100 * a[0] / a[1]:.0f}%) | {b[0]} ({100 * b[0] / b[1]:.0f}%) | {a[2]} | {b[2]} | {a[3]} |")
     print(f"\nr1zero false positives (raw labels): {', '.join(r['false_positive_ids']) or 'none'}")
-    print(f"Rows r1zero disagrees with the label on, outside the held-out split: {', '.join(r['wrong_ids']) or 'none'}")
+    print(f"Rows r1zero disagrees with the label on, outside the held-out splits: {', '.join(r['wrong_ids']) or 'none'}")
     print(f"\n## Hang inputs: latency of one score against gold `{HANG_GOLD}` (r1zero timeout_s=2.0, warm sympy child)\n")
     print("| input | r1zero s | r1zero result | math-verify s | math-verify result |")
     print("|---|---|---|---|---|")
