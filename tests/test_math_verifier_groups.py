@@ -241,6 +241,7 @@ def test_numeric_path_sums_and_sequences(gold, pred, want, no_sympy):
     ("(3, 4)", "x = 3, x = 4", False),  # one symbol twice: no assignment of a pair
     ("0.0012", "1.2e-3", True), ("1200", "1.2E3", True), ("0.0012", "1.2e-4", False),  # calculator notation
     ("1112112_3", "1112122_3", False), ("1112112_3", "1112112_{3}", True), ("1F_{16}", "31_{10}", True),  # bases
+    ("5", "{5}", True), ("5", "{6}", False),  # a LaTeX group around the whole answer
     ("D = (0, 1)", "D = (0, 1.5)", False), ("D = (0, 1)", "D=(0,1)", True),  # a named tuple
     ("\\frac{5}{2}", "2 1/2", True), ("-\\frac{5}{2}", "-2 1/2", True), ("1", "2 3/2", False),  # `a b/c`: mixed if proper
 ])

@@ -154,6 +154,8 @@ def _structure_single(s: str, depth: int) -> Node:
             return structure(m.group(1), depth + 1)
         items = [p for p in split_top(s[2:-2], (",", ";")) if p]
         return Seq("set", tuple(structure(p, depth + 1) for p in items))
+    if s.startswith("{") and s.endswith("}") and top_level_span(s) and len(split_top(s[1:-1], (",",))) == 1:
+        return structure(s[1:-1], depth + 1)  # `{5}`: a LaTeX group around the whole answer
     if s.startswith("{") and s.endswith("}") and top_level_span(s) and len(split_top(s[1:-1], (",",))) > 1:
         # `{1,2,3}`: a set whose braces lost their backslash (`$${1,2,3}$$` in datasets)
         items = [p for p in split_top(s[1:-1], (",", ";")) if p]
