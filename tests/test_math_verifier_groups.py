@@ -247,3 +247,44 @@ def test_numeric_path_sums_and_sequences(gold, pred, want, no_sympy):
 ])
 def test_round3_forms(gold, pred, want):
     assert is_equivalent(gold, pred) is want
+
+
+# ------------------------------------------------- round 3 review: the new rules must not open a door
+
+@pytest.mark.parametrize("gold,pred", [
+    # a short decimal gold ("to 4 places") is not matched by restating the computation (anti-hacking)
+    ("1628.89", "1000 \\cdot 1.05^{10}"), ("2.5937", "1.1^{10}"), ("0.8415", "\\sin(1)"), ("4.1231", "\\sqrt{17}"),
+    # scientific notation rounded at or above the units digit is no value of an integer or a fraction
+    ("12345", "1.234\\times10^{4}"), ("12345", "1.235\\times10^{4}"), ("123456789", "1.234e8"),
+    ("\\frac{12345}{7}", "1.764\\times10^{3}"),
+    # a choice letter with another letter or an operator is no single choice
+    ("C", "(C)(D)"), ("C", "(C) \\quad (D)"), ("C", "(C)+1"), ("A", "(A) 1 (B) 2 (C) 3 (D) 4"),
+    # glued letters are a product unless they are a known unit
+    ("2", "2abc"), ("12abc", "12"), ("5", "5sec"),
+    # assignments: the symbols' own order, never alternatives
+    ("(3,4)", "y = 3, x = 4"), ("y=4, x=3", "(4,3)"), ("(3,4)", "x = 3 \\text{ or } y = 4"),
+    # set-builder with a domain is another set; a condition must be about the variable
+    ("(1,5)", "\\{x \\in \\mathbb{Z} \\mid 1 < x < 5\\}"), ("(2,\\infty)", "\\{x \\in [0,10] \\mid x > 2\\}"),
+    ("3", "\\{x \\mid 3\\}"),
+    # a coarser decimal gold is matched by what rounds to it, not by what truncates to it
+    ("3.1416", "3.14169"), ("2.000", "2.0009"),
+])
+def test_round3_rules_fail_closed(gold, pred):
+    assert is_equivalent(gold, pred) is False
+
+
+@pytest.mark.parametrize("completion,gold,reason", [
+    ("My answer is 5. Hmm, wait, actually I think it is 7.", "5", "hedged"),  # taken back after the marker
+    ("Answer: 3. Or 4.", "3", "hedged"), ("The answer is 3.\nOr 4.", "3", "hedged"),
+    ("Suppose our answer is 5. Then 2*5=10, contradiction. So x = 7.", "5", "wrong"),  # not a marker
+    ("The answer is 5. Wait, no. The answer is 7.", "7", "correct"),  # the last marker states the answer
+    ("<think>x</think><think>The answer is 5", "5", "no_answer"),  # a re-opened <think> hides the rest
+    ("The answer is 5. I hope it is correct.", "5", "correct"),
+])
+def test_markers_after_a_change_of_mind(completion, gold, reason):
+    assert score(completion, gold).reason == reason
+
+
+def test_power_of_zero_is_evaluated_not_a_crash():
+    assert is_equivalent("0", "0^2") is False  # a literal gold: the computation is not an answer
+    assert is_equivalent("(a-a)^2", "0") is True

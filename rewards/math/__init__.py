@@ -50,7 +50,7 @@ import sympy):
       a whole answer `1.2e-3` is 1.2*10^{-3}; a whole answer `2 1/2` (proper fraction) is a mixed number;
       numbers written in a base on both sides (`2012_3`, `1F_{16}`) compare by value;
       clock times: `08:34 \\text{P.M.}` is 20:34, `20:34:00` is 20:34; `\\lex` (a glued `\\le x`) is `\\le x`;
-      a unit word of 3+ letters glued to a number (`10weeks`) is dropped;
+      a known unit glued to a number (`10weeks`, `5cm`) is dropped (`2abc` is a product);
  3. structure: top-level `,` `;` `or` `and` make an *unordered* list (a multiset; MATH's "enter
     all solutions separated by commas"); `\\{..\\}` is a set; `(..)`, `[..]`, `\\langle..\\rangle`
     with commas (or semicolons, when no comma: `(0;-2;6)`) are ordered tuples / intervals whose brackets must match exactly; `\\cup` joins
@@ -70,9 +70,9 @@ import sympy):
     side by side, a `>` chain mirrored (`c > b > a` == `a < b < c`); mixed directions are malformed.
     The same item twice in a predicted list, `(3,17,3,7)` and `(3, 17, 3, 7)`, counts once when
     the prediction has more items than the gold (`x = 4 or x = 4` is 4). `x = 3, y = 4` (distinct
-    symbols) is the ordered pair `(3, 4)` in written order, either side. `\\{x \\mid x > 2\\}` (also
-    `:` / `|`) is the set its condition describes. `\\angle ABC = 30` names the answer. For a
-    multiple-choice gold `C`, a prediction `(C) 5` is the letter.
+    symbols in their own order, `x` before `y`; not joined by "or") is the ordered pair `(3, 4)`, either side. `\\{x \\mid x > 2\\}` (also
+    `:` / `|`) is the set its condition describes (a domain other than the reals, `x \\in \\mathbb{Z}`, is malformed). `\\angle ABC = 30` names the answer. For a
+    multiple-choice gold `C`, a prediction `(C) 5` or `c` is the letter (one letter only: `(C)(D)` is not).
     Sets vs inequalities: `x \\in [-2,7]`, `[-2,7]` and `-2 \\le x \\le 7` are one interval, in
     either direction (symmetric; math-verify compares them only one way round by default).
     `{1,2,3}` (braces without backslash) with commas is a set; `[\\begin{array}..]` is its matrix.
@@ -94,9 +94,13 @@ import sympy):
     (half away from zero) or truncated at the decimal's own last place (`2.6667`/`2.6666` for 8/3,
     `4.123105625617661` for `\\sqrt{17}`, `3.142` for pi), else different; `3.14` for pi and `0.33`
     for 1/3 (3 and 2 digits) fall to the exact rules and differ; two decimals compare exactly;
-    `6.999` never equals 7; scientific notation counts its digits (`2.3148 \\times 10^{-3}` for 1/432). Two
-    decimals are equal only when the coarser one (>= 4 digits) is the rounding or truncation of the finer
-    (`3.1416`, `3.14159`). No other tolerance (sympy's numeric checks: 40 digits, 1e-25 relative).
+    `6.999` never equals 7; scientific notation counts its digits (`2.3148 \\times 10^{-3}` for 1/432) but an
+    integer or fraction is never matched at or above its units digit (`1.234\\times10^4` is not 12345). A decimal
+    gold shorter than 12 significant digits ("to 4 places") needs a number literal: `\\sqrt{17}` and `1.1^{10}`
+    restate the computation (a 16-digit float dump such as `4.123105625617661` is matched by `\\sqrt{17}`). Two
+    decimals are equal only when the coarser one (>= 4 digits) is the rounding of the finer (`3.1416`,
+    `3.14159`); a coarser prediction may also truncate. No other tolerance (sympy's numeric checks: 40
+    digits, 1e-25 relative); interval and inequality endpoints follow the same rule.
     A computation written with its result, `\\sqrt{4} = 2`, `\\binom{5}{2} = 10`, states its right side when
     the two sides are provably equal constants (exact evaluator or numeric path); `3 = 2` and
     `x + 1 = 2` state nothing.
@@ -106,9 +110,11 @@ import sympy):
  Gold that is prose or does not parse -> `unparseable_gold`, never reward 1.
 
 Extraction (`score`): text inside <think>...</think> is ignored (an unclosed <think> hides the
-rest); then the last complete <answer>...</answer>, else an answer stated after a marker that
-follows the last box, else the last \\boxed{} (or the joined list, as in step 0), else the text
-after the last "The answer is" / "Final answer:". Several different <answer> blocks or boxes (not
+rest, and so does one re-opened after </think>); then the last complete <answer>...</answer>, else an
+answer stated after a marker that follows the last box, else the last \\boxed{} (or the joined list, as
+in step 0), else the text after the last "The answer is" / "My answer is" / "Final answer:" / "Answer:" /
+GSM8K's "####" (the math after it whole, `Answer: 2x + 3`); a marker whose statement is taken back
+after its sentence ("Or 4.", "wait", "actually", "hmm", "mistake", "contradiction") is `hedged`. Several different <answer> blocks or boxes (not
 provably equal) -> `hedged`. `require_format=True` needs </think> followed by an <answer> block.
 
 Layout (every module is stdlib-only except sympy_check, which runs in the child process, and

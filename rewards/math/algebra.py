@@ -97,6 +97,10 @@ def p_mul(a: dict, b: dict) -> dict:
 
 
 def p_pow(a: dict, n: int) -> dict:
+    if not a:  # the zero polynomial: 0^n = 0 (n > 0); 0^0 is left undecided
+        if n == 0:
+            raise Unsupported("0^0")
+        return {}
     if len(a) == 1:
         (m, c), = a.items()
         bits = max(c.numerator.bit_length(), c.denominator.bit_length())

@@ -111,6 +111,9 @@ def _is_literal(s: str) -> bool:
 # relative) and this reads the precision from the answer itself, so no fixed tolerance lets 5.001
 # pass for 5.
 APPROX_MIN_DIGITS = 4
+# A gold decimal this long is a float dump (4.123105625617661), not a "give 4 decimal places" answer: its exact closed
+# form (\sqrt{17}) matches it. Shorter decimal golds need a number literal (the anti-hacking rule of _cmp_scalar).
+APPROX_GOLD_DUMP_DIGITS = 12
 # a decimal, optionally in scientific notation (normalize writes \\times as *): 2.3148*10^{-3}
 _DECIMAL_RE = re.compile(r"([-+]?)(\d*)\.(\d+)(?:\*10\^(?:\{([-+]?\d{1,3})\}|([-+]?\d)))?")
 
@@ -126,7 +129,7 @@ def _decimal(s: str) -> tuple[Fraction, int, int] | None:
     return Fraction(digits, 10 ** len(frac)) * Fraction(10) ** k, len(frac) - k, len((whole + frac).lstrip("0"))
 
 
-def _rounds_to(stated: Fraction, places: int, exact) -> bool | None:
+def _rounds_to(stated: Fraction, places: int, exact, truncate: bool = True) -> bool | None:
     """Is `stated` the rounding (half away from zero) or truncation of `exact` at `places`? None when `exact`
     is itself a decimal at that place (then it is no approximation case). `exact`: a Fraction or an mpf."""
     scale = Fraction(10) ** places
@@ -137,7 +140,7 @@ def _rounds_to(stated: Fraction, places: int, exact) -> bool | None:
             return None
         trunc = int(scaled)  # toward zero
         nearest = trunc + (1 if scaled - trunc >= Fraction(1, 2) else -1 if trunc - scaled >= Fraction(1, 2) else 0)
-        return target in (trunc, nearest)
+        return target == nearest or (truncate and target == trunc)
     import mpmath
 
     with mpmath.workdps(100):
@@ -145,16 +148,18 @@ def _rounds_to(stated: Fraction, places: int, exact) -> bool | None:
         if abs(scaled - mpmath.nint(scaled)) < mpmath.mpf("1e-50"):
             return None  # (numerically) a terminating decimal at this place
         trunc = int(mpmath.floor(scaled) if scaled >= 0 else mpmath.ceil(scaled))
-        return target in (trunc, int(mpmath.nint(scaled)))
+        return target == int(mpmath.nint(scaled)) or (truncate and target == trunc)
 
 
 def _approximation(g: str, p: str, gv, pv) -> Verdict | None:
     """EQUAL / DIFFERENT when one side is a decimal approximating the other, else None."""
     gd, pd = _decimal(g), _decimal(p)
     if gd and pd:
-        # two decimals: equal when the coarser one (>= 4 digits) is the rounding of the finer (3.1416, 3.14159)
+        # two decimals: equal when the coarser one (>= 4 digits) is the rounding of the finer (3.1416, 3.14159);
+        # a coarser prediction may also truncate; a coarser gold is matched only by what rounds to it (3.14169
+        # is not 3.1416); never at or above the units digit (1.234*10^4 is not 12345)
         (cv, cp, cs), (fv, fp, _) = sorted((gd, pd), key=lambda d: d[1])
-        if cp < fp and cs >= APPROX_MIN_DIGITS and _rounds_to(cv, cp, fv):
+        if 0 < cp < fp and cs >= APPROX_MIN_DIGITS and _rounds_to(cv, cp, fv, truncate=cv == pd[0] and cp == pd[1]):
             return Verdict.EQUAL
         return None
     if not (gd or pd):
@@ -162,7 +167,11 @@ def _approximation(g: str, p: str, gv, pv) -> Verdict | None:
     (value, places, sig), other, ov = (gd, p, pv) if gd else (pd, g, gv)
     if sig < APPROX_MIN_DIGITS or places > 40:
         return None
+    if gd and not _is_literal(p) and sig < APPROX_GOLD_DUMP_DIGITS:
+        return None  # "to 4 places" golds: \sqrt{17} or 1.1^{10} restates the computation (anti-hacking, below)
     q = r_rational(ov) if not isinstance(ov, Exception) else None
+    if q is not None and places <= 0:
+        return None  # 1.234*10^4 for 12345: an integer (or a fraction) must be written to a decimal place at least
     exact = q if q is not None else constant_value(other)
     if exact is None:
         return None
@@ -322,7 +331,8 @@ def _true_statement(lhs: str, rhs: str, ctx: Ctx) -> bool:
 
 
 _CHOICE_RE = re.compile(r"[A-E]")
-_CHOICE_ANSWER_RE = re.compile(r"\(([A-Ea-e])\)\s*[:.]?\s*\S")
+_CHOICE_ANSWER_RE = re.compile(r"\(([A-Ea-e])\)\s*[:.]?\s*(?![-+*/^(\\])\S")
+_CHOICE_MARK_RE = re.compile(r"\([A-Ea-e]\)")
 
 
 def _assignments(tup: Node, eqs: Seq, ctx: Ctx, flip: bool = False) -> Verdict | None:
@@ -330,8 +340,10 @@ def _assignments(tup: Node, eqs: Seq, ctx: Ctx, flip: bool = False) -> Verdict |
     symbol each (None when the list is not such assignments; `flip`: the tuple is the prediction)."""
     if not (isinstance(tup, Seq) and tup.kind == "tuple" and tup.opening == "(" and len(tup.items) == len(eqs.items)):
         return None
-    if not all(isinstance(e, Equation) and is_symbol(e.lhs) for e in eqs.items) \
-            or len({compact(e.lhs) for e in eqs.items}) != len(eqs.items):
+    names = [compact(e.lhs) for e in eqs.items] if all(isinstance(e, Equation) for e in eqs.items) else []
+    # the pair's order is the symbols' own order (x before y, a before b): `y = 3, x = 4` is no `(3, 4)`;
+    # an "or" between them offers alternatives, not a pair
+    if not names or not all(is_symbol(n) for n in names) or names != sorted(set(names)) or eqs.opening == "or":
         return None
     try:
         values = [structure(e.rhs) for e in eqs.items]
@@ -358,7 +370,8 @@ def compare(g: Node, p: Node, ctx: Ctx) -> Verdict:
         return _assignments(p, g, ctx, flip=True) or Verdict.DIFFERENT
     if isinstance(g, Scalar) and isinstance(p, Scalar) and _CHOICE_RE.fullmatch(g.text):
         # `(C) 5`, `c`: the letter (a lone `e` stays Euler's number)
-        m = _CHOICE_ANSWER_RE.match(p.text) or re.fullmatch(r"([a-d])", p.text)
+        m = (_CHOICE_ANSWER_RE.match(p.text) if len(_CHOICE_MARK_RE.findall(p.text)) == 1 else None) \
+            or re.fullmatch(r"([a-d])", p.text)  # one letter only: `(C)(D)` or an options list is no answer
         if m:
             return Verdict.EQUAL if m.group(1).upper() == g.text.upper() else Verdict.DIFFERENT
     if isinstance(g, Text) or isinstance(p, (Text, Words)):

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import re
 
-from rewards.math.locate import answer_after_boxes, final_boxes, unboxed_answer
+from rewards.math.locate import answer_after_boxes, final_boxes, retracted, unboxed_answer
 from rewards.math.normalize import AmbiguousAnswer, find_boxed
 
-_PHRASE_RE = re.compile(r"(?i)(?:final answer|\banswer is|####)\s*(?:is\b)?\s*[:：]?\s*")  # ####: GSM8K
+_PHRASE_RE = re.compile(r"(?im)(?:final answer|(?:^\s*|\bthe |\bmy )answer is|####)\s*(?:is\b)?\s*[:：]?\s*")  # ####: GSM8K
 _SENTENCE_END_RE = re.compile(r"\.(?=\s|$)|\n")
 
 
 def _visible(text: str) -> str:
     """The part of a completion outside <think>...</think> (an unclosed <think> hides the rest)."""
     if "</think>" in text:
-        return text.rsplit("</think>", 1)[1]
+        return text.rsplit("</think>", 1)[1].split("<think>", 1)[0]  # a re-opened <think> hides the rest again
     if "<think>" in text:
         return text.split("<think>", 1)[0]
     return text
@@ -33,6 +33,8 @@ def _phrase_answer(text: str) -> str | None:
     if not starts:
         return None
     rest = text[starts[-1]:]
+    if retracted(rest):
+        return None  # a change of mind after the marker: the prose search below calls it hedged
     cut = _SENTENCE_END_RE.search(rest)
     answer = (rest[:cut.start()] if cut else rest).strip().strip("*").strip()
     return answer or None

@@ -32,7 +32,7 @@ import re
 
 from rewards.math.normalize import AmbiguousAnswer, find_boxed
 
-MARKER_RE = re.compile(r"(?i)(?:final answer|\banswer is|answer\s*:|####)\s*(?:is\b)?\s*[:：]?\s*")  # ####: GSM8K
+MARKER_RE = re.compile(r"(?im)(?:final answer|(?:^\s*|\bthe |\bmy )answer is|answer\s*:|####)\s*(?:is\b)?\s*[:：]?\s*")  # ####: GSM8K
 # Inline `$..$` and `\(..\)` stay on one line (a lone `$` is a currency sign); display math may not.
 _BLOCK_RE = re.compile(
     r"\$\$(?P<dd>.{1,2000}?)\$\$|\\\[(?P<sq>.{1,2000}?)\\\]|\\\((?P<rp>[^\n]{1,500}?)\\\)"
@@ -161,12 +161,24 @@ def _after_marker(rest: str, depth: int, whole: bool) -> str | None:
     return None
 
 
-def prose_answer(text: str, depth: int = 0) -> str | None:
+_RETRACT_RE = re.compile(r"(?i)\b(?:wait|actually|hmm+|oops|instead|mistake|incorrect|contradiction)\b|^\s*or\b")
+
+
+def retracted(after_marker: str) -> bool:
+    """True when the text after an answer marker's first sentence takes it back or hedges it ("Or 4.",
+    "Wait, actually ..."): the marker states nothing then (fails closed; a later marker is read instead)."""
+    cut = _SENTENCE_END_RE.search(_masked(after_marker), len(after_marker) - len(after_marker.lstrip()))
+    return bool(cut) and bool(_RETRACT_RE.search(after_marker[cut.end():].lstrip(" .\n")))
+
+
+def prose_answer(text: str, depth: int = 0, gold: bool = False) -> str | None:
     """The answer of a prose text: in the first sentence after the last answer marker if it has
     one, else its last math block or bare number; None if there is none. Raises AmbiguousAnswer
     for a hedged sentence."""
     marks = list(MARKER_RE.finditer(text))
     if marks and depth < 3:
+        if not gold and retracted(text[marks[-1].end():]):  # (a gold is trusted: its notes do not retract)
+            raise AmbiguousAnswer(text)  # "The answer is 5. Hmm, wait, actually it's 7.": a change of mind
         inner = _after_marker(text[marks[-1].end():], depth, whole=True)
         if inner is not None:
             return inner
@@ -224,7 +236,7 @@ def answer_text(s: str, *, gold: bool) -> str:
     """The part of `s` that is the answer (policy in the module docstring); `s` unchanged when
     it is an answer already. Raises AmbiguousAnswer for a hedged prose answer."""
     if "</think>" in s:  # a whole completion: only the text after the reasoning counts
-        s = s.rsplit("</think>", 1)[1]
+        s = s.rsplit("</think>", 1)[1].split("<think>", 1)[0]  # (a re-opened <think> hides the rest again)
     elif "<think>" in s:
         s = s.split("<think>", 1)[0]
     boxes = find_boxed(s)
@@ -242,5 +254,5 @@ def answer_text(s: str, *, gold: bool) -> str:
         return joined
     if not looks_like_prose(s):
         return s
-    found = prose_answer(s)
+    found = prose_answer(s, gold=gold)
     return s if found is None else found

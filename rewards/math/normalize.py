@@ -64,6 +64,9 @@ _SPACED_GROUP_SEP_RE = re.compile(r"(?<=\d)\s*\{\s*,\s*\}\s*(?=\d)")
 _UNIT_WORDS = frozenset("cm mm km ft yd mi kg mg lb lbs oz hr hrs ml mph sq in m s g h".split())
 # words that are never units (kept, so that "1 or 2" is seen as two answers)
 _MATH_WORDS = frozenset("and or pi sqrt infty sin cos tan log ln exp mod not".split())
+# units that may be glued to a number (`10weeks`): a whitelist, since `2abc` or `4xyz` is a product
+_GLUED_UNITS = frozenset("""cm mm km kg mg ml ft yd lb lbs oz hr hrs mph sq days weeks months years hours minutes
+    seconds mins secs meters metres miles feet inches degrees dollars cents euros pounds grams liters litres units""".split())
 _CHOICE_RE = re.compile(r"^\(\s*([A-Ea-e])\s*\)$")
 _GLUED_REL_RE = re.compile(r"\\(le|ge|ne)(?=[a-pr-z](?![a-zA-Z]))")
 # clock times: `08:34 \text{P.M.}`, `8:34pm` -> 20:34; `20:34:00` -> 20:34 (whole minutes)
@@ -222,9 +225,9 @@ def _handle_wrappers(s: str) -> str:
 
 def _strip_plain_units(s: str) -> str:
     """'72 degrees', '64 square feet', '5 cm^2', '10weeks' -> the number; words like 'or' are kept."""
-    m = re.fullmatch(r"(-?\d+(?:\.\d+)?)([a-zA-Z]{3,})", s)
-    if m and m.group(2).lower() not in _MATH_WORDS:
-        return m.group(1)  # a unit glued to the number (3+ letters: `2x`, `3pi` stay math)
+    m = re.fullmatch(r"(-?\d+(?:\.\d+)?)([a-zA-Z]{2,})", s)
+    if m and m.group(2).lower() in _GLUED_UNITS:
+        return m.group(1)  # a unit glued to the number, `10weeks`, `5cm` (`2abc`, `5sec`-as-secant stay math)
     tokens = s.split(" ")
     if tokens and re.fullmatch(r"\^\{?\d\}?", tokens[-1]):
         tokens = tokens[:-1]

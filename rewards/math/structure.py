@@ -14,7 +14,7 @@ import re
 
 from rewards.math.algebra import TooExpensive, Unsupported, equal, r_rational
 from rewards.math.exact import KNOWN_FUNCTIONS, evaluate
-from rewards.math.normalize import split_top, top_level_span
+from rewards.math.normalize import compact, split_top, top_level_span
 
 # ------------------------------------------------------------------------------------ node types
 
@@ -89,7 +89,7 @@ _SYMBOL_RE = re.compile(_SYMBOL)
 _REL_RE = re.compile(r"(\\le |\\ge |\\le$|\\ge$|<|>)")
 _MATRIX_RE = re.compile(r"\\begin\{([pbBvV]?matrix|smallmatrix|array)\}(\{[^{}]*\})?(.*)\\end\{\1\}", re.S)
 _TEXT_WORDS = frozenset({"yes", "no"})
-_SET_BUILDER_RE = re.compile(r"\\\{\s*" + _SYMBOL + r"\s*(?:\\in\s*[^|:]+?)?\s*(?:\\mid|\||:)\s*(.+?)\s*\\\}")
+_SET_BUILDER_RE = re.compile(r"\\\{\s*(" + _SYMBOL + r")\s*(?:\\in\s*([^|:]+?))?\s*(?:\\mid|\||:)\s*(.+?)\s*\\\}")
 
 
 def is_symbol(s: str) -> bool:
@@ -138,7 +138,9 @@ def structure(s: str, depth: int = 0) -> Node:
         return Matrix(tuple(tuple(c.strip() for c in r.split("&")) for r in rows))
     parts = [p for p in split_top(s, (",", ";", " or ", " and ")) if p]
     if len(parts) > 1:
-        return Seq("list", _flat(structure(p, depth + 1) for p in parts))
+        # opening "or": the items were offered as alternatives (compared like any list; never read as a pair)
+        joiner = "or" if len(split_top(s, (" or ",))) > 1 else ""
+        return Seq("list", _flat(structure(p, depth + 1) for p in parts), joiner)
     parts = split_top(s, ("\\cup",))
     if len(parts) > 1:
         return Seq("union", tuple(structure(p, depth + 1) for p in parts))
@@ -151,7 +153,11 @@ def _structure_single(s: str, depth: int) -> Node:
     if s.startswith("\\{") and s.endswith("\\}"):
         m = _SET_BUILDER_RE.fullmatch(s)
         if m:  # `\{x \mid x > 2\}`, `\{x : x \ne 3\}`: the set its condition describes
-            return structure(m.group(1), depth + 1)
+            domain, cond = m.group(2), m.group(3)
+            if (domain and compact(domain) != "(-\\infty,\\infty)") or not re.search(
+                    r"(?<![A-Za-z\\])" + re.escape(m.group(1)) + r"(?![A-Za-z])", cond):
+                return Bad()  # a domain (`x \in \mathbb{Z}`) changes the set; a condition must be about x
+            return structure(cond, depth + 1)
         items = [p for p in split_top(s[2:-2], (",", ";")) if p]
         return Seq("set", tuple(structure(p, depth + 1) for p in items))
     if s.startswith("{") and s.endswith("}") and top_level_span(s) and len(split_top(s[1:-1], (",",))) == 1:
