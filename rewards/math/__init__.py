@@ -123,6 +123,7 @@ numeric, which imports mpmath (a sympy dependency, ~0.03 s) on its first use):
   normalize.py     string normalisation, brace matching, top-level splitting (step 2)
   structure.py     the comparison tree: named node types and `structure()` (step 3)
   exact.py         the exact evaluator's parser; algebra.py its arithmetic (step 4)
+  tokens.py        the token cursor exact.py's and numeric_parse.py's parsers share
   compare.py       tree comparison and `Verdict` (steps 3-4)
   numeric.py       the in-process numeric identity test for scalars exact.py cannot decide (step 4);
                    numeric_parse.py its parser

@@ -349,9 +349,8 @@ def _assignments(tup: Node, eqs: Seq, ctx: Ctx, flip: bool = False) -> Verdict |
         values = [structure(e.rhs) for e in eqs.items]
     except TooExpensive:
         return Verdict.TIMEOUT
-    if flip:
-        return _combine(compare(v, t, ctx) for t, v in zip(tup.items, values))
-    return _combine(compare(t, v, ctx) for t, v in zip(tup.items, values))
+    pairs = zip(values, tup.items) if flip else zip(tup.items, values)  # (gold side, predicted side)
+    return _combine(compare(g, p, ctx) for g, p in pairs)
 
 
 def compare(g: Node, p: Node, ctx: Ctx) -> Verdict:

@@ -34,6 +34,7 @@ from rewards.math.algebra import (
     r_root,
     r_sqrt,
 )
+from rewards.math.tokens import TokenCursor
 
 KNOWN_FUNCTIONS = frozenset(
     "sin cos tan cot sec csc arcsin arccos arctan sinh cosh tanh log ln exp lim max min gcd lcm "
@@ -67,24 +68,15 @@ def _tokenize(s: str) -> list[tuple[str, str]]:
     return out
 
 
-class _Parser:
+class _Parser(TokenCursor):
     """Recursive descent: expr := term (+|- term)*; term := unary ((*|/|implicit) unary)*;
     unary := (+|-) unary | power; power := postfix (^ exponent)?; postfix := atom !*."""
 
+    error = Unsupported
+
     def __init__(self, s: str):
-        self.toks = _tokenize(s)
-        self.i = 0
+        super().__init__(_tokenize(s))
         self.depth = 0
-
-    def peek(self) -> tuple[str, str] | None:
-        return self.toks[self.i] if self.i < len(self.toks) else None
-
-    def take(self, value: str | None = None) -> tuple[str, str]:
-        tok = self.peek()
-        if tok is None or (value is not None and tok[1] != value):
-            raise Unsupported(f"expected {value!r}")
-        self.i += 1
-        return tok
 
     def parse(self) -> tuple:
         v = self.expr()
@@ -152,12 +144,6 @@ class _Parser:
             v = r_factorial(v)
         if self.peek() and self.peek()[1] == "'":
             raise Unsupported("prime")
-        return v
-
-    def group(self) -> tuple:
-        self.take("{")
-        v = self.expr()
-        self.take("}")
         return v
 
     def atom(self) -> tuple:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+from rewards.math.tokens import TokenCursor
+
 MAX_TOKENS = 200
 LONG_DECIMAL = 12  # fractional digits; the child proves such decimals exactly (sympy_check)
 _FUNCS = {
@@ -47,33 +49,20 @@ def _tokenize(s: str) -> list[tuple[str, str]]:
     return out
 
 
-class _Parser:
+class _Parser(TokenCursor):
     """expr := term (+|- term)*; term := unary ((*|/|implicit) power)*; unary := (+|-) unary |
     power; power := atom (^ exponent)?; AST nodes are tuples ("num", Fraction), ("sym", name),
     ("pi",), ("e",), ("i",), ("add"|"mul"|"div"|"pow", a, b), ("neg", a), ("fn", name, a),
     ("log", base, a), ("root", k, a)."""
 
+    error = Unsure
+
     def __init__(self, s: str):
-        self.toks = _tokenize(s)
-        self.i = 0
+        super().__init__(_tokenize(s))
         self.depth = 0
         self.symbols: set[str] = set()
         self.int_symbols: set[str] = set()  # used in an index or a bound: sampled as integers
         self.ints = 0
-
-    def peek(self, k: int = 0) -> tuple[str, str] | None:
-        return self.toks[self.i + k] if self.i + k < len(self.toks) else None
-
-    def at(self, value: str) -> bool:
-        tok = self.peek()
-        return tok is not None and tok[1] == value
-
-    def take(self, value: str | None = None) -> tuple[str, str]:
-        tok = self.peek()
-        if tok is None or (value is not None and tok[1] != value):
-            raise Unsure(f"expected {value!r}")
-        self.i += 1
-        return tok
 
     def parse(self) -> tuple:
         node = self.expr()
@@ -141,12 +130,6 @@ class _Parser:
             self.take()
             return ("pi",)
         raise Unsure("exponent")  # `x^23`, `x^\frac..`: ambiguous or unusual
-
-    def group(self) -> tuple:
-        self.take("{")
-        node = self.expr()
-        self.take("}")
-        return node
 
     def atom(self) -> tuple:
         tok = self.peek()
